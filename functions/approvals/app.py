@@ -1,0 +1,97 @@
+"""HTTP API: the review page, decisions, the approver's queue and the pause switch."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hookline.approval import Approvals, Page
+from hookline.errors import BadRequest, Conflict, Forbidden, HooklineError, Invalid, NotFound
+from hookline.services import Services
+from hookline.settings import read_settings
+from hookline.views import error_page, security_headers
+
+logger = Logger()
+app = APIGatewayHttpResolver()
+copy_config_to_registered_loggers(source_logger=logger, include={"hookline"})
+
+MAX_FORM_BYTES = 16_384
+STATUS = {BadRequest: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Invalid: 422}
+TITLES = {
+    400: "Nothing was changed",
+    403: "This link cannot be used",
+    404: "Not found",
+    409: "Already decided",
+    422: "The post needs a change",
+}
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    built = Services(read_settings())
+    _ = built.config  # a broken config stops the function here, before it answers anything
+    return built
+
+
+def approvals() -> Approvals:
+    s = services()
+    return Approvals(s.config, s.store, s.signer, s.clock)
+
+
+def _html(page: Page) -> Response[str]:
+    return Response(status_code=page.status, body=page.html, headers=security_headers())
+
+
+def _form() -> dict[str, list[str]]:
+    body = app.current_event.decoded_body or ""
+    if len(body) > MAX_FORM_BYTES:
+        raise BadRequest("The form is too large.")
+    return parse_qs(body, keep_blank_values=True, max_num_fields=20)
+
+
+@app.get("/drafts/<draft_id>")
+def review(draft_id: str) -> Response[str]:
+    token = app.current_event.get_query_string_value("token", "") or ""
+    return _html(approvals().review(draft_id, token))
+
+
+@app.post("/drafts/<draft_id>")
+def decide(draft_id: str) -> Response[str]:
+    return _html(approvals().decide(draft_id, _form()))
+
+
+@app.get("/queue")
+def queue() -> Response[str]:
+    return _html(approvals().queue(app.current_event.get_query_string_value("token", "") or ""))
+
+
+@app.post("/controls/pause")
+def pause() -> Response[str]:
+    return _html(approvals().set_pause(_form(), paused=True))
+
+
+@app.post("/controls/resume")
+def resume() -> Response[str]:
+    return _html(approvals().set_pause(_form(), paused=False))
+
+
+@app.exception_handler(HooklineError)
+def refused(exc: HooklineError) -> Response[str]:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    logger.info("request refused", extra={"status": status, "path": app.current_event.path, "why": str(exc)})
+    return _html(Page(status, error_page(status, TITLES.get(status, "Request refused"), str(exc))))
+
+
+@app.not_found
+def not_found(exc: Exception) -> Response[str]:
+    return _html(Page(404, error_page(404, "Not found", "There is nothing at this address.")))
+
+
+@logger.inject_lambda_context(clear_state=True, log_event=False)  # the event holds tokens: never log it
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,58 @@
+"""Scheduled: poll every configured feed and queue new significant entries for approval."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hookline.poll import Poller
+from hookline.services import Services
+from hookline.settings import read_settings
+
+logger = Logger()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"hookline"})
+
+# Leave this much of the function's time for writing the last poll records.
+SAFETY_SECONDS = 10
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    built = Services(read_settings())
+    _ = built.config  # a broken config stops the function here, before it fetches or writes anything
+    return built
+
+
+@lru_cache(maxsize=1)
+def poller() -> Poller:
+    s = services()
+    return Poller(s.config, s.store, s.fetcher, s.notifier, s.clock)
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
+    report = poller().poll_all(time_budget=max(budget, 1))
+    threshold = services().config.polling.failure_alarm_after
+    metrics.add_metric(name="FeedsPolled", unit=MetricUnit.Count, value=len(report.feeds))
+    metrics.add_metric(name="DraftsCreated", unit=MetricUnit.Count, value=report.drafted)
+    metrics.add_metric(name="FeedFailures", unit=MetricUnit.Count, value=len(report.failed))
+    metrics.add_metric(
+        name="FeedsFailingRepeatedly", unit=MetricUnit.Count, value=len(report.alarming(threshold))
+    )
+    if report.feeds and len(report.failed) < len(report.feeds):
+        metrics.add_metric(name="PollHeartbeat", unit=MetricUnit.Count, value=1)
+    for feed in report.alarming(threshold):
+        logger.error(
+            "feed keeps failing",
+            extra={"feed": feed.feed_id, "failure_streak": feed.failure_streak, "error": feed.error},
+        )
+    summary = report.summary()
+    logger.info("poll finished", extra=summary)
+    return summary

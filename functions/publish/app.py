@@ -1,0 +1,48 @@
+"""Scheduled: expire stale drafts and publish approved ones to the corporate X account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hookline.publish import publish_due
+from hookline.services import Services
+from hookline.settings import read_settings
+
+logger = Logger()
+metrics = Metrics()
+copy_config_to_registered_loggers(source_logger=logger, include={"hookline"})
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    built = Services(read_settings())
+    _ = built.config  # a broken config stops the function here, before anything is posted
+    return built
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    s = services()
+    report = publish_due(
+        s.store, s.poster, s.config, s.clock(), lease=timedelta(seconds=s.settings.lease_seconds)
+    )
+    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(report.published))
+    metrics.add_metric(name="PublishFailed", unit=MetricUnit.Count, value=len(report.failed))
+    metrics.add_metric(name="PublishRetrying", unit=MetricUnit.Count, value=len(report.retrying))
+    metrics.add_metric(name="DraftsExpired", unit=MetricUnit.Count, value=len(report.expired))
+    metrics.add_metric(name="SpendCents", unit=MetricUnit.Count, value=report.spend_cents)
+    metrics.add_metric(
+        name="AccountCheckFailed", unit=MetricUnit.Count, value=1 if report.account_problem else 0
+    )
+    if report.account_problem:
+        logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
+    summary = report.summary()
+    logger.info("publish run finished", extra=summary)
+    return summary

@@ -1,0 +1,327 @@
+"""The one configuration file, validated before anything runs.
+
+Every field is documented in config/hookline.example.yaml. A broken file is a
+ConfigError whose lines each name a field path, so nobody has to guess which of
+forty feeds has the typo.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import time
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG_PATH = Path("config/hookline.yaml")
+CONFIG_ENV = "HOOKLINE_CONFIG"
+
+Kind = Literal["publication", "event"]
+Source = Literal["own", "partner"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+RequiredField = Literal["title", "link", "published", "summary", "event_start", "venue"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FEED_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# A plain shape check: SES verifies the address for real, and email-validator would
+# pull dnspython into every cold start.
+EmailStr = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` holds one line per field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class _Model(BaseModel):
+    # A misspelt key is the commonest config mistake; never ignore one silently.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Model):
+    name: str = Field(min_length=1)
+    homepage: HttpUrl
+    timezone: str = "UTC"
+    # Hosts whose links count as the organisation's own (UTM tags go only on these).
+    own_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as 'Europe/London')"
+            ) from exc
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Account(_Model):
+    """The corporate X account: the only account hookline will ever post to."""
+
+    handle: str = Field(pattern=r"^@?[A-Za-z0-9_]{1,15}$")
+    user_id: str = Field(pattern=r"^[0-9]{1,20}$", description="numeric X user id of the corporate account")
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        # YAML reads an unquoted id as an int; the X API speaks strings.
+        return str(value) if isinstance(value, int) else value
+
+    @property
+    def bare_handle(self) -> str:
+        return self.handle.lstrip("@")
+
+
+class Approver(_Model):
+    name: str = Field(min_length=1)
+    email: EmailStr
+
+    @property
+    def key(self) -> str:
+        return self.email.lower()
+
+
+class RuleSet(_Model):
+    """What makes an entry significant. Matching is case-insensitive, on whole words."""
+
+    include_categories: list[str] = Field(default_factory=list)
+    include_keywords: list[str] = Field(default_factory=list)
+    exclude_categories: list[str] = Field(default_factory=list)
+    exclude_keywords: list[str] = Field(default_factory=list)
+    max_age_days: float | None = Field(default=14, gt=0)
+    require: list[RequiredField] = Field(default_factory=lambda: list[RequiredField](["title", "link"]))
+
+
+class FeedConfig(_Model):
+    id: str = Field(description="stable short name; drafts and state are keyed by it")
+    url: HttpUrl
+    kind: Kind = "publication"
+    source: Source = "own"
+    partner: str | None = Field(default=None, description="partner organisation's name, for partner feeds")
+    rules: str = "publications"
+    template: str | None = None
+    neutralise_mentions: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not FEED_ID.match(value):
+            raise ValueError("use lowercase letters, digits, '-' or '_' (at most 63 characters)")
+        return value
+
+    @model_validator(mode="after")
+    def _partner_named(self) -> FeedConfig:
+        if self.source == "partner" and not self.partner:
+            raise ValueError("a partner feed needs 'partner', the partner organisation's name")
+        return self
+
+
+class Templates(_Model):
+    own_publication: str = "{hook} {link}"
+    partner_publication: str = "From {partner}: {hook} {link}"
+    own_event: str = "{hook}: {when}, {venue} {link}"
+    partner_event: str = "{partner}: {hook}: {when}, {venue} {link}"
+
+    @model_validator(mode="after")
+    def _each_has_link(self) -> Templates:
+        for name in ("own_publication", "partner_publication", "own_event", "partner_event"):
+            if "{link}" not in getattr(self, name):
+                raise ValueError(f"template {name!r} must contain {{link}}: every post is hook + link")
+        return self
+
+    def for_entry(self, kind: Kind, source: Source) -> str:
+        return str(getattr(self, f"{source}_{kind}"))
+
+
+class Utm(_Model):
+    enabled: bool = True
+    source: str = "x"
+    medium: str = "social"
+    campaign: str = "hookline"
+
+
+class Compose(_Model):
+    templates: Templates = Field(default_factory=Templates)
+    utm: Utm = Field(default_factory=Utm)
+    hashtags: dict[str, str] = Field(default_factory=dict, description="category -> hashtag")
+    strip_prefixes: list[str] = Field(
+        default_factory=lambda: ["Press release:", "News release:", "News:", "Update:", "Blog:"]
+    )
+    event_format: str = Field(default="%a %-d %b, %H:%M", description="strftime format for an event's start")
+    max_length: int = Field(default=280, ge=50, le=280)
+
+
+class Window(_Model):
+    days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["mon", "tue", "wed", "thu", "fri"]))
+    start: time = time(9, 0)
+    end: time = time(17, 30)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("window 'end' must be after 'start'")
+        return self
+
+
+class Pacing(_Model):
+    window: Window = Field(default_factory=Window)
+    min_spacing_minutes: int = Field(default=60, ge=0)
+    daily_cap: int = Field(default=4, ge=0)
+    monthly_spend_cap_usd: float = Field(default=20.0, ge=0)
+    price_per_post_usd: float = Field(default=0.20, ge=0, description="X's price for a post with a link")
+    event_priority_hours: int = Field(default=48, ge=0)
+
+
+class Approval(_Model):
+    reminder_after_hours: float = Field(default=4, gt=0)
+    expire_after_days: float = Field(default=7, gt=0)
+    link_valid_days: float = Field(default=7, gt=0)
+    working_hours: Window = Field(default_factory=Window)
+
+
+class Webhook(_Model):
+    url: HttpUrl
+    kind: Literal["slack", "teams"] = "slack"
+
+
+class Notifications(_Model):
+    email_sender: EmailStr | None = None
+    sns: bool = True
+    webhook: Webhook | None = None
+
+
+class Polling(_Model):
+    concurrency: int = Field(default=16, ge=1, le=128)
+    connect_timeout_seconds: float = Field(default=5, gt=0)
+    read_timeout_seconds: float = Field(default=10, gt=0)
+    max_bytes: int = Field(default=5_000_000, ge=10_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_new_entries: int = Field(
+        default=20, ge=1, description="more new entries than this in one poll is held"
+    )
+    failure_alarm_after: int = Field(default=3, ge=1)
+    initial_drafts: int = Field(
+        default=0, ge=0, description="entries drafted on first sight of a feed (0: baseline only)"
+    )
+    skip_record_days: int = Field(default=30, ge=1)
+
+
+class Config(_Model):
+    organisation: Organisation
+    account: Account
+    approvers: Annotated[list[Approver], Field(min_length=1)]
+    feeds: Annotated[list[FeedConfig], Field(min_length=1)]
+    rule_sets: dict[str, RuleSet] = Field(default_factory=lambda: {"publications": RuleSet()})
+    compose: Compose = Field(default_factory=Compose)
+    pacing: Pacing = Field(default_factory=Pacing)
+    approval: Approval = Field(default_factory=Approval)
+    notifications: Notifications = Field(default_factory=Notifications)
+    polling: Polling = Field(default_factory=Polling)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        seen: set[str] = set()
+        for feed in self.feeds:
+            if feed.id in seen:
+                raise ValueError(f"feed id {feed.id!r} is used twice")
+            seen.add(feed.id)
+            if feed.rules not in self.rule_sets:
+                raise ValueError(
+                    f"feed {feed.id!r} names rules {feed.rules!r}, which is not in rule_sets "
+                    f"({', '.join(sorted(self.rule_sets)) or 'none defined'})"
+                )
+        emails = [a.key for a in self.approvers]
+        if len(set(emails)) != len(emails):
+            raise ValueError("an approver's email is listed twice")
+        return self
+
+    def feed(self, feed_id: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.id == feed_id), None)
+
+    def approver(self, email: str) -> Approver | None:
+        return next((a for a in self.approvers if a.key == email.lower()), None)
+
+    def own_hosts(self) -> set[str]:
+        hosts = {h.lower() for h in self.organisation.own_domains}
+        if self.organisation.homepage.host:
+            hosts.add(self.organisation.homepage.host.lower())
+        for feed in self.feeds:
+            if feed.source == "own" and feed.url.host:
+                hosts.add(feed.url.host.lower())
+        return hosts
+
+
+def _format_location(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{_format_location(err['loc'])}: {message}")
+    return lines
+
+
+def parse_config(data: object, source: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of settings"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, problems_of(exc)) from None
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a config file: YAML as people write it, or the JSON `sam build` packages."""
+    target = Path(path) if path else default_config_path()
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(target), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    if target.suffix == ".json":
+        # The deployed form: no YAML parser in the Lambda layer (3 MB and a slower cold start).
+        import json
+
+        try:
+            return parse_config(json.loads(text), str(target))
+        except ValueError as exc:
+            raise ConfigError(str(target), [f"not valid JSON ({exc})"]) from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(str(target), [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    return parse_config(data, str(target))

@@ -1,0 +1,198 @@
+"""Tell approvers a draft is waiting.
+
+Each approver gets a personal link (SES email) whose token names them. Shared
+channels (the SNS topic, a Slack or Teams webhook) carry a view-only link that can
+decide nothing. Every channel is sent at most once per draft: a marker is written
+after each send, so a poll that failed half-way re-sends only what did not go out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hookline.config import Approver, Config
+from hookline.links import LinkSigner
+from hookline.models import Draft
+from hookline.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class NotifyError(Exception):
+    pass
+
+
+class Notifier:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        signer: Callable[[], LinkSigner],
+        *,
+        topic_arn: str | None = None,
+        sns: Any = None,
+        ses: Any = None,
+        http: Any = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._signer = signer
+        self.topic_arn = topic_arn
+        self._sns = sns
+        self._ses = ses
+        self._http = http
+
+    @property
+    def sns(self) -> Any:
+        if self._sns is None:
+            import boto3
+
+            self._sns = boto3.client("sns")
+        return self._sns
+
+    @property
+    def ses(self) -> Any:
+        if self._ses is None:
+            import boto3
+
+            self._ses = boto3.client("sesv2")
+        return self._ses
+
+    def channels(self) -> list[str]:
+        names = []
+        if self.config.notifications.email_sender:
+            names += [f"email:{a.key}" for a in self.config.approvers]
+        if self.config.notifications.sns and self.topic_arn:
+            names.append("sns")
+        if self.config.notifications.webhook:
+            names.append("webhook")
+        return names
+
+    def new_draft(self, draft: Draft, now: datetime, *, reminder: bool = False) -> list[str]:
+        """Send every channel not yet sent for this draft; raises if any channel failed."""
+        signer = self._signer()
+        sent, failed = [], []
+        prefix = "reminder:" if reminder else ""
+        for channel in self.channels():
+            marker = prefix + channel
+            if self.store.was_notified(draft.id, marker):
+                continue
+            try:
+                self._send(channel, draft, signer, reminder=reminder)
+            except Exception as exc:  # one channel's failure must not stop the others
+                log.warning(
+                    "notification failed",
+                    extra={
+                        "channel": channel,
+                        "draft_id": draft.id,
+                        "error": f"{type(exc).__name__}: {exc}"[:300],
+                    },
+                )
+                failed.append(channel)
+                continue
+            self.store.mark_notified(draft.id, marker, now=now)
+            sent.append(channel)
+        if failed:
+            raise NotifyError(f"could not notify via {', '.join(failed)}; the next poll retries")
+        return sent
+
+    def _send(self, channel: str, draft: Draft, signer: LinkSigner, *, reminder: bool) -> None:
+        from hookline import views
+
+        if channel.startswith("email:"):
+            approver = self.config.approver(channel.removeprefix("email:"))
+            if approver is None:
+                return
+            url = signer.review_url(draft.id, signer.decide_token(draft.id, approver.email))
+            self._email(approver, draft, url, views, reminder=reminder)
+        elif channel == "sns":
+            url = signer.review_url(draft.id, signer.view_token(draft.id))
+            self.sns.publish(
+                TopicArn=self.topic_arn,
+                Subject=_subject(draft, reminder)[:99],
+                Message=views.render_text(
+                    "notify_shared.txt", draft=draft, url=url, reminder=reminder, config=self.config
+                ),
+            )
+        elif channel == "webhook":
+            self._webhook(draft, signer.review_url(draft.id, signer.view_token(draft.id)), reminder)
+
+    def _email(self, approver: Approver, draft: Draft, url: str, views: Any, *, reminder: bool) -> None:
+        sender = self.config.notifications.email_sender
+        context = {
+            "draft": draft,
+            "url": url,
+            "approver": approver,
+            "config": self.config,
+            "reminder": reminder,
+        }
+        self.ses.send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": [approver.email]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": _subject(draft, reminder), "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {
+                            "Data": views.render_text("notify_email.txt", **context),
+                            "Charset": "UTF-8",
+                        },
+                        "Html": {
+                            "Data": views.render_html("notify_email.html", **context),
+                            "Charset": "UTF-8",
+                        },
+                    },
+                }
+            },
+        )
+
+    def _webhook(self, draft: Draft, url: str, reminder: bool) -> None:
+        import urllib3
+
+        hook = self.config.notifications.webhook
+        if hook is None:
+            return
+        text = f"{_subject(draft, reminder)}\n{draft.text}\nView: {url}"
+        payload: dict[str, Any] = {"text": text}
+        http = self._http or urllib3.PoolManager(retries=False)
+        resp = http.request(
+            "POST",
+            str(hook.url),
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=urllib3.Timeout(connect=3, read=5),
+        )
+        if resp.status >= 300:
+            raise NotifyError(f"webhook answered HTTP {resp.status}")
+
+
+def _subject(draft: Draft, reminder: bool) -> str:
+    head = "Reminder: post waiting for approval" if reminder else "Post to approve"
+    title = draft.title if len(draft.title) <= 60 else draft.title[:57] + "…"
+    return f"{head}: {title}"
+
+
+class EchoNotifier:
+    """The local stack's notifier: prints each approver's personal review link."""
+
+    def __init__(self, config: Config, signer: Callable[[], LinkSigner], out: Any = None) -> None:
+        self.config = config
+        self._signer = signer
+        self.out = out or sys.stdout
+
+    def new_draft(self, draft: Draft, now: datetime, *, reminder: bool = False) -> list[str]:
+        signer = self._signer()
+        print(f"\nNew draft to approve ({draft.weighted_length}/280): {draft.text}", file=self.out)
+        for approver in self.config.approvers:
+            print(f"  review link for {approver.name}:", file=self.out)
+            print(
+                signer.review_url(draft.id, signer.decide_token(draft.id, approver.email)),
+                file=self.out,
+                flush=True,
+            )
+        return ["echo"]

@@ -1,0 +1,147 @@
+"""`python -m hookline preview`: what hookline would draft from a feed, without writing anything."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hookline.compose import ComposeError, compose
+from hookline.config import Config, FeedConfig
+from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
+from hookline.linkcheck import LinkChecker
+from hookline.models import Entry, Judgement
+from hookline.rules import judge
+
+
+class SourceError(Exception):
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}")
+
+
+@dataclass
+class PreviewLine:
+    source: str
+    feed_id: str
+    title: str
+    link: str
+    decision: str
+    reason: str
+    text: str | None
+    weighted_length: int | None
+    event: dict[str, Any] | None
+    categories: list[str]
+    published: str | None
+    preflight: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def feed_for(source: str, config: Config) -> FeedConfig:
+    """The configured feed for this URL, else an own-organisation publication feed with default rules."""
+    for feed in config.feeds:
+        if str(feed.url) == source or str(feed.url).rstrip("/") == source.rstrip("/"):
+            return feed
+    rules = "publications" if "publications" in config.rule_sets else next(iter(config.rule_sets))
+    return FeedConfig.model_construct(
+        id="preview",
+        url=source,
+        kind="publication",
+        source="own",
+        partner=None,
+        rules=rules,
+        template=None,
+        neutralise_mentions=True,
+    )
+
+
+def read_source(source: str, fetcher: Fetcher) -> tuple[bytes, dict[str, str], str]:
+    if source.startswith(("http://", "https://")):
+        try:
+            result = fetcher.get(source)
+        except FetchError as exc:
+            raise SourceError(source, f"cannot fetch: {exc}") from None
+        return result.body, dict(result.headers), result.final_url
+    path = Path(source)
+    try:
+        return path.read_bytes(), {}, path.resolve().as_uri()
+    except OSError as exc:
+        raise SourceError(source, f"cannot read: {exc.strerror or exc}") from None
+
+
+def preview_source(
+    source: str,
+    config: Config,
+    now: datetime,
+    fetcher: Fetcher,
+    *,
+    offline: bool = False,
+    draft_all: bool = False,
+    linkcheck: LinkChecker | None = None,
+) -> Iterator[PreviewLine]:
+    body, headers, url = read_source(source, fetcher)
+    feed = feed_for(source, config)
+    try:
+        parsed = parse_feed(
+            body, feed_id=feed.id, url=url, headers=headers, default_tz=config.organisation.tz
+        )
+    except ParseError as exc:
+        raise SourceError(source, str(exc)) from None
+    except Exception as exc:  # feedparser on truly broken bytes; the source fails, not the run
+        raise SourceError(source, f"cannot parse: {type(exc).__name__}: {exc}") from None
+    rules = config.rule_sets[feed.rules]
+    for entry in parsed.entries:
+        page = None
+        if not offline and linkcheck is not None and entry.link:
+            page = linkcheck.check(entry.link)
+            if entry.event is None and page.event is not None:
+                entry = dataclasses.replace(entry, event=page.event)
+        judgement = judge(entry, feed, rules, now)
+        if draft_all and not judgement.drafted:
+            judgement = Judgement("draft", f"--draft-all (the rules would skip it: {judgement.reason})")
+        yield _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
+
+
+def _line(
+    source: str,
+    entry: Entry,
+    feed: FeedConfig,
+    config: Config,
+    judgement: Judgement,
+    now: datetime,
+    preflight: dict[str, Any] | None,
+) -> PreviewLine:
+    text = None
+    length = None
+    decision, reason = judgement.decision, judgement.reason
+    if judgement.drafted:
+        try:
+            composed = compose(entry, feed, config, now)
+            text, length = composed.text, composed.weighted_length
+        except ComposeError as exc:
+            decision, reason = "skip", str(exc)
+    return PreviewLine(
+        source=source,
+        feed_id=feed.id,
+        title=entry.title,
+        link=entry.link,
+        decision=decision,
+        reason=reason,
+        text=text,
+        weighted_length=length,
+        event=_event_json(entry),
+        categories=list(entry.categories),
+        published=entry.published.isoformat() if entry.published else None,
+        preflight=preflight,
+    )
+
+
+def _event_json(entry: Entry) -> dict[str, Any] | None:
+    if entry.event is None:
+        return None
+    return entry.event.as_json()

@@ -1,0 +1,148 @@
+"""Wiring: build the store, signer, notifier and publisher from settings, once per container.
+
+Secrets come from Secrets Manager through powertools' parameters utility, which
+caches them, so a warm function does not call Secrets Manager on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hookline.clock import Clock, utc_now
+from hookline.config import Config
+from hookline.settings import Settings, cached_config
+
+if TYPE_CHECKING:
+    from hookline.feeds import Fetcher
+    from hookline.links import LinkSigner
+    from hookline.notify import Notifier
+    from hookline.store import Store
+    from hookline.xapi import Poster
+
+SECRET_MAX_AGE = 300
+
+
+def _secret(name: str, stage: str | None = None) -> str | None:
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        if stage:
+            value = parameters.get_secret(name, max_age=SECRET_MAX_AGE, VersionStage=stage)
+        else:
+            value = parameters.get_secret(name, max_age=SECRET_MAX_AGE)
+    except parameters.exceptions.GetParameterError:
+        if stage:  # AWSPREVIOUS does not exist until the first rotation
+            return None
+        raise
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _key_from(secret: str) -> str:
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        return secret.strip()
+    if isinstance(data, dict):
+        return str(data.get("key") or "")
+    return str(data)
+
+
+def signing_keys(settings: Settings) -> list[str]:
+    """Newest first: the current key signs, the previous one still verifies until its links expire."""
+    if settings.signing_key:
+        return [k for k in settings.signing_key.split(",") if k]
+    if not settings.signing_secret:
+        raise RuntimeError("HOOKLINE_SIGNING_SECRET is not set")
+    keys = [_key_from(_secret(settings.signing_secret) or "")]
+    previous = _secret(settings.signing_secret, "AWSPREVIOUS")
+    if previous:
+        keys.append(_key_from(previous))
+    return [k for k in keys if k]
+
+
+def x_credentials(settings: Settings) -> dict[str, str]:
+    if not settings.x_secret:
+        raise RuntimeError("HOOKLINE_X_SECRET is not set")
+    data = json.loads(_secret(settings.x_secret) or "{}")
+    wanted = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    missing = [k for k in wanted if not data.get(k)]
+    if missing:
+        raise RuntimeError(f"the X secret lacks {', '.join(missing)}")
+    return {k: str(data[k]) for k in wanted}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock = utc_now
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def config(self) -> Config:
+        return cached_config(self.settings.config_path)
+
+    @cached_property
+    def store(self) -> Store:
+        if "store" in self.overrides:
+            return self.overrides["store"]  # type: ignore[no-any-return]
+        from hookline.store import Store
+
+        client = None
+        if self.settings.dynamodb_endpoint:
+            import boto3
+
+            client = boto3.client("dynamodb", endpoint_url=self.settings.dynamodb_endpoint)
+        return Store(self.settings.table_name, client=client, clock=self.clock)
+
+    @property
+    def signer(self) -> LinkSigner:
+        # Not cached here: keys come through the parameters cache, so a rotation is seen
+        # within SECRET_MAX_AGE without a redeploy.
+        from hookline.links import LinkSigner
+
+        return LinkSigner(
+            signing_keys(self.settings),
+            timedelta(days=self.config.approval.link_valid_days),
+            self.settings.base_url,
+        )
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        if "fetcher" in self.overrides:
+            return self.overrides["fetcher"]  # type: ignore[no-any-return]
+        from hookline.feeds import Fetcher, FetchLimits
+
+        polling = self.config.polling
+        return Fetcher(
+            FetchLimits(
+                connect_timeout=polling.connect_timeout_seconds,
+                read_timeout=polling.read_timeout_seconds,
+                max_bytes=polling.max_bytes,
+                max_redirects=polling.max_redirects,
+            ),
+            maxsize=polling.concurrency,
+        )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        if "notifier" in self.overrides:
+            return self.overrides["notifier"]  # type: ignore[no-any-return]
+        from hookline.notify import EchoNotifier, Notifier
+
+        if self.settings.notifier == "echo":
+            return EchoNotifier(self.config, lambda: self.signer)  # type: ignore[return-value]
+        return Notifier(self.config, self.store, lambda: self.signer, topic_arn=self.settings.approvers_topic)
+
+    @cached_property
+    def poster(self) -> Poster:
+        if "poster" in self.overrides:
+            return self.overrides["poster"]  # type: ignore[no-any-return]
+        from hookline.xapi import DryRunPoster, TweepyPoster
+
+        if self.settings.publisher in ("dry-run", "shadow"):
+            return DryRunPoster(self.config.account, shadow=self.settings.publisher == "shadow")
+        return TweepyPoster(lambda: x_credentials(self.settings), self.config.account)

@@ -1,0 +1,87 @@
+"""A deployment's health at a glance, read from the table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hookline.config import Config
+from hookline.models import State
+from hookline.store import Store
+
+
+def status_report(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    states = {s.feed_id: s for s in store.feed_states()}
+    feeds = []
+    for feed in config.feeds:
+        state = states.get(feed.id)
+        feeds.append(
+            {
+                "id": feed.id,
+                "url": str(feed.url),
+                "last_poll": state.last_poll if state else None,
+                "last_success": state.last_success if state else None,
+                "failure_streak": state.failure_streak if state else 0,
+                "alarm": bool(state and state.failure_streak >= config.polling.failure_alarm_after),
+                "last_error": state.last_error if state else None,
+                "drafts_made": state.drafts_made if state else 0,
+                "held": (state.held or None) if state else None,
+            }
+        )
+    pending = store.drafts_in(State.PENDING)
+    oldest = min(pending, key=lambda d: d.created_at) if pending else None
+    month = now.astimezone(config.organisation.tz).strftime("%Y-%m")
+    spend = store.month_spend(month)
+    pause = store.pause_state()
+    hold = store.get_control("HOLD")
+    return {
+        "feeds": feeds,
+        "drafts": {s.value: n for s, n in store.count_by_state().items()},
+        "oldest_pending": {"id": oldest.id, "since": oldest.created_at, "title": oldest.title}
+        if oldest
+        else None,
+        "month": month,
+        "posts_this_month": spend.posts,
+        "spend_usd": spend.cents / 100,
+        "cap_usd": config.pacing.monthly_spend_cap_usd,
+        "paused": pause.paused,
+        "paused_by": pause.by,
+        "paused_reason": pause.reason,
+        "paused_at": pause.at,
+        "held": hold.get("reason") if hold else None,
+    }
+
+
+def _t(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "never"
+
+
+def format_status(report: dict[str, Any]) -> str:
+    lines = ["Feeds:"]
+    for f in report["feeds"]:
+        flag = "ALARM " if f["alarm"] else ("held  " if f["held"] else "ok    ")
+        lines.append(
+            f"  {flag}{f['id']}: last poll {_t(f['last_poll'])}, last success {_t(f['last_success'])}, "
+            f"failure streak {f['failure_streak']}, drafts made {f['drafts_made']}"
+        )
+        if f["last_error"] and f["failure_streak"]:
+            lines.append(f"        last error: {f['last_error']}")
+        if f["held"]:
+            lines.append(f"        held: {f['held']}")
+    lines.append("Drafts: " + ", ".join(f"{k} {v}" for k, v in report["drafts"].items()))
+    oldest = report["oldest_pending"]
+    if oldest:
+        lines.append(f"Oldest pending: {oldest['title']!r} since {_t(oldest['since'])}")
+    lines.append(
+        f"This month ({report['month']}): {report['posts_this_month']} posts, "
+        f"${report['spend_usd']:.2f} of the ${report['cap_usd']:.2f} cap"
+    )
+    if report["paused"]:
+        lines.append(
+            f"PAUSED by {report['paused_by']} at {_t(report['paused_at'])}: {report['paused_reason']}"
+        )
+    else:
+        lines.append("Publishing: running")
+    if report["held"]:
+        lines.append(f"HELD: {report['held']}")
+    return "\n".join(lines)

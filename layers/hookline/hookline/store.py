@@ -1,0 +1,723 @@
+"""The only code that talks to DynamoDB.
+
+One table holds everything (see template.yaml for its key schema):
+
+  pk                    sk                     what
+  FEED#<feed>           STATE                  poll record: validators, streaks, counts
+  FEED#<feed>           SEEN#<identity hash>   the entry was handled (drafted or skipped)
+  FEED#<feed>           SKIP#<entry key>       why an entry was skipped (expires by TTL)
+  LINK#<link hash>      LINK                   a normalised link was handled (any feed)
+  DRAFT#<id>            DRAFT                  the draft; `state`/`state_at` feed the ByState index
+  DRAFT#<id>            AUDIT#<time>#<version> one transition: who, when, what changed
+  DRAFT#<id>            NOTIFIED#<channel>     a notification went out (idempotent per approver)
+  CONTROL               PAUSE | ACCOUNT | LAST_POST
+  PACE#<yyyy-mm>        MONTH                  spend reserved this month (cents), posts
+  PACE#<yyyy-mm-dd>     DAY                    posts reserved today
+
+Every state change is a conditional write: a draft moves only from the state
+the caller saw, and its audit entry is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from hookline.clock import Clock, iso, parse_iso, utc_now
+from hookline.models import TRANSITIONS, AuditEntry, Draft, Entry, Judgement, State, short_hash
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+STATE_INDEX = "ByState"
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+
+
+class StoreError(Exception):
+    """DynamoDB refused or failed a request in a way the caller should report."""
+
+
+class StateConflict(Exception):
+    """The draft was not in the state the caller expected: someone else acted first."""
+
+    def __init__(self, draft: Draft | None, wanted: Iterable[State]) -> None:
+        self.draft = draft
+        self.wanted = tuple(wanted)
+        current = draft.state if draft else "missing"
+        super().__init__(f"draft is {current}, not {' or '.join(s.value for s in self.wanted)}")
+
+
+class DraftNotFound(Exception):
+    pass
+
+
+class PaceRefused(Exception):
+    """A post would break the daily cap, the monthly spend cap or the spacing."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    feed_id: str
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    failure_streak: int = 0
+    drafts_made: int = 0
+    held: str | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    paused: bool
+    reason: str | None = None
+    by: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    month: str
+    cents: int
+    posts: int
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB hands numbers back as Decimal; the domain speaks int."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def normalise_link(link: str) -> str:
+    """A link as a CMS may rewrite it: scheme, host case, trailing slash and tracking tags don't count."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(link.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in {"fbclid", "gclid", "mc_cid", "mc_eid"}
+    ]
+    path = parts.path.rstrip("/") or "/"
+    return f"{host}{path}" + (f"?{urlencode(sorted(query))}" if query else "")
+
+
+class Store:
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        if client is None:
+            import boto3
+
+            client = boto3.client(
+                "dynamodb", endpoint_url=os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT") or None
+            )
+        self.table = table_name
+        self.client = client
+        self.clock = clock
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    # -- low level -------------------------------------------------------------------------
+
+    def _item(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in data.items() if v is not None}
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _read(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: _plain(self._de.deserialize(v)) for k, v in item.items()}
+
+    def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._key(pk, sk), ConsistentRead=consistent)
+        item = resp.get("Item")
+        return self._read(item) if item else None
+
+    def _values(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(v) for k, v in values.items()}
+
+    def _batch_get(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: {
+                    "Keys": [self._key(pk, sk) for pk, sk in keys[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, sk",
+                }
+            }
+            while pending:
+                resp = self.client.batch_get_item(RequestItems=pending)
+                found.extend(self._read(i) for i in resp.get("Responses", {}).get(self.table, []))
+                pending = resp.get("UnprocessedKeys") or {}
+        return found
+
+    def _batch_put(self, items: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(items), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: [
+                    {"PutRequest": {"Item": self._item(i)}} for i in items[start : start + BATCH_WRITE_LIMIT]
+                ]
+            }
+            while pending:
+                resp = self.client.batch_write_item(RequestItems=pending)
+                pending = resp.get("UnprocessedItems") or {}
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def feed_state(self, feed_id: str) -> FeedState | None:
+        item = self._get(f"FEED#{feed_id}", "STATE")
+        if not item:
+            return None
+        return FeedState(
+            feed_id=feed_id,
+            url=item.get("url"),
+            etag=item.get("etag"),
+            last_modified=item.get("last_modified"),
+            last_poll=parse_iso(item["last_poll"]) if item.get("last_poll") else None,
+            last_success=parse_iso(item["last_success"]) if item.get("last_success") else None,
+            last_error=item.get("last_error"),
+            failure_streak=int(item.get("failure_streak", 0)),
+            drafts_made=int(item.get("drafts_made", 0)),
+            held=item.get("held"),
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        states = []
+        for item in self._scan_prefix("FEED#", "STATE"):
+            feed_id = item["pk"].removeprefix("FEED#")
+            state = self.feed_state(feed_id)
+            if state:
+                states.append(state)
+        return states
+
+    def record_poll(
+        self,
+        feed_id: str,
+        *,
+        url: str,
+        ok: bool,
+        now: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        error: str | None = None,
+        drafts_made: int = 0,
+        held: str | None = None,
+    ) -> FeedState:
+        """One write per feed per poll, even when nothing changed (a 304 costs only this)."""
+        sets = ["#url = :url", "last_poll = :now"]
+        removes: list[str] = []
+        values: dict[str, Any] = {":url": url, ":now": iso(now), ":drafts": drafts_made}
+        adds = ["drafts_made :drafts"]
+        if ok:
+            sets += ["last_success = :now", "failure_streak = :zero"]
+            values[":zero"] = 0
+            removes.append("last_error")
+            if etag is not None:
+                sets.append("etag = :etag")
+                values[":etag"] = etag
+            if last_modified is not None:
+                sets.append("last_modified = :lm")
+                values[":lm"] = last_modified
+        else:
+            adds.append("failure_streak :one")
+            values[":one"] = 1
+            sets.append("last_error = :err")
+            values[":err"] = (error or "unknown error")[:500]
+        if held is not None:
+            sets.append("held = :held")
+            values[":held"] = held
+        elif ok:
+            removes.append("held")
+        expr = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+        if removes:
+            expr += " REMOVE " + ", ".join(removes)
+        resp = self.client.update_item(
+            TableName=self.table,
+            Key=self._key(f"FEED#{feed_id}", "STATE"),
+            UpdateExpression=expr,
+            ExpressionAttributeNames={"#url": "url"},
+            ExpressionAttributeValues=self._values(values),
+            ReturnValues="ALL_NEW",
+        )
+        item = self._read(resp["Attributes"])
+        return FeedState(
+            feed_id=feed_id,
+            url=item.get("url"),
+            failure_streak=int(item.get("failure_streak", 0)),
+            drafts_made=int(item.get("drafts_made", 0)),
+            last_error=item.get("last_error"),
+        )
+
+    def reset_validators(self, feed_id: str) -> None:
+        """Forget ETag/Last-Modified so the next poll fetches the whole feed again."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(f"FEED#{feed_id}", "STATE"),
+            UpdateExpression="REMOVE etag, last_modified",
+        )
+
+    # -- seen markers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _seen_keys(entry: Entry) -> list[tuple[str, str]]:
+        keys = [(f"FEED#{entry.feed_id}", f"SEEN#{short_hash(entry.identity)}")]
+        if entry.link:
+            keys.append((f"LINK#{short_hash(normalise_link(entry.link))}", "LINK"))
+        return keys
+
+    def unseen(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Entries neither seen by identity in their feed nor by normalised link anywhere."""
+        if not entries:
+            return []
+        keys = sorted({k for e in entries for k in self._seen_keys(e)})
+        seen = {(i["pk"], i["sk"]) for i in self._batch_get(keys)}
+        return [e for e in entries if not any(k in seen for k in self._seen_keys(e))]
+
+    def mark_seen(self, entries: Sequence[Entry], *, now: datetime, draft_id: str | None = None) -> None:
+        items = []
+        for entry in entries:
+            for pk, sk in self._seen_keys(entry):
+                items.append(
+                    {"pk": pk, "sk": sk, "at": iso(now), "feed_id": entry.feed_id, "draft_id": draft_id}
+                )
+        self._batch_put(items)
+
+    def record_skip(self, entry: Entry, judgement: Judgement, *, now: datetime, keep_days: int) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._item(
+                {
+                    "pk": f"FEED#{entry.feed_id}",
+                    "sk": f"SKIP#{entry.key}",
+                    "title": entry.title[:300],
+                    "link": entry.link[:2000],
+                    "reason": judgement.reason,
+                    "at": iso(now),
+                    "ttl": int((now + timedelta(days=keep_days)).timestamp()),
+                }
+            ),
+        )
+
+    def skips(self, feed_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        resp = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :skip)",
+            ExpressionAttributeValues=self._values({":pk": f"FEED#{feed_id}", ":skip": "SKIP#"}),
+            Limit=limit,
+        )
+        return [self._read(i) for i in resp.get("Items", [])]
+
+    # -- drafts ----------------------------------------------------------------------------
+
+    def _draft_item(self, draft: Draft) -> dict[str, Any]:
+        data = draft.model_dump(mode="json", exclude_none=True)
+        data.update(pk=f"DRAFT#{draft.id}", sk="DRAFT", state_at=iso(draft.state_at))
+        return data
+
+    def _draft_from(self, item: dict[str, Any]) -> Draft:
+        data = {k: v for k, v in item.items() if k not in ("pk", "sk", "ttl")}
+        return Draft.model_validate(data)
+
+    def create_draft(self, draft: Draft, *, actor: str = "hookline") -> bool:
+        """Create the draft once; False when the entry already has one (an overlapping poll)."""
+        audit = self._audit_item(draft, actor=actor, action="queued", from_state=None, reason=draft.reason)
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": self._item(self._draft_item(draft)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": self._item(audit)}},
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def get_draft(self, draft_id: str) -> Draft:
+        item = self._get(f"DRAFT#{draft_id}", "DRAFT")
+        if not item:
+            raise DraftNotFound(draft_id)
+        return self._draft_from(item)
+
+    def find_draft(self, draft_id: str) -> Draft | None:
+        try:
+            return self.get_draft(draft_id)
+        except DraftNotFound:
+            return None
+
+    def drafts_in(self, state: State, limit: int | None = None) -> list[Draft]:
+        """Drafts in one state, oldest state change first (the index is eventually consistent)."""
+        drafts: list[Draft] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATE_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": self._values({":s": state.value}),
+        }
+        while True:
+            resp = self.client.query(**kwargs)
+            drafts.extend(self._draft_from(self._read(i)) for i in resp.get("Items", []))
+            if limit is not None and len(drafts) >= limit:
+                return drafts[:limit]
+            if "LastEvaluatedKey" not in resp:
+                return drafts
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def count_by_state(self) -> dict[State, int]:
+        counts = {}
+        for state in State:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": STATE_INDEX,
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": self._values({":s": state.value}),
+                "Select": "COUNT",
+            }
+            total = 0
+            while True:
+                resp = self.client.query(**kwargs)
+                total += resp.get("Count", 0)
+                if "LastEvaluatedKey" not in resp:
+                    break
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            counts[state] = total
+        return counts
+
+    def _audit_item(
+        self,
+        draft: Draft,
+        *,
+        actor: str,
+        action: str,
+        from_state: State | None,
+        to_state: State | None = None,
+        text_before: str | None = None,
+        text_after: str | None = None,
+        reason: str | None = None,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "pk": f"DRAFT#{draft.id}",
+            "sk": f"AUDIT#{iso(now)}#{version or draft.version:06d}",
+            "draft_id": draft.id,
+            "at": iso(now),
+            "actor": actor,
+            "action": action,
+            "from_state": from_state.value if from_state else None,
+            "to_state": (to_state or draft.state).value,
+            "text_before": text_before,
+            "text_after": text_after,
+            "reason": reason,
+        }
+
+    def transition(
+        self,
+        draft: Draft,
+        to: State,
+        *,
+        actor: str,
+        action: str,
+        expect: Iterable[State] | None = None,
+        changes: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        expect_attempt: str | None = None,
+        reason: str | None = None,
+        text_after: str | None = None,
+    ) -> Draft:
+        """Move a draft along one edge of the state machine, conditionally, with its audit entry.
+
+        `expect` defaults to the state of the `draft` the caller holds; the write succeeds
+        only if the stored draft is still in one of them (and, for a publishing attempt,
+        still carries the caller's attempt id). Raises StateConflict otherwise.
+        """
+        expected = tuple(expect) if expect is not None else (draft.state,)
+        for state in expected:
+            if to not in TRANSITIONS[state] and not (state == to and action == "edit"):
+                raise ValueError(f"no edge {state} -> {to} in the draft state machine")
+        now = self.clock()
+        fields: dict[str, Any] = {"state": to.value, "state_at": iso(now)}
+        for name, value in (changes or {}).items():
+            fields[name] = value.isoformat() if isinstance(value, datetime) else value
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
+        set_expr = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        expr = f"SET {set_expr}, version = version + :one"
+        values[":one"] = 1
+        removals = [f"#r{i}" for i, _ in enumerate(remove)]
+        names.update({f"#r{i}": name for i, name in enumerate(remove)})
+        if removals:
+            expr += " REMOVE " + ", ".join(removals)
+        names["#state"] = "state"
+        conds = [" OR ".join(f"#state = :e{i}" for i in range(len(expected)))]
+        values.update({f":e{i}": s.value for i, s in enumerate(expected)})
+        if expect_attempt is not None:
+            names["#attempt"] = "attempt"
+            conds.append("#attempt.id = :attempt")
+            values[":attempt"] = expect_attempt
+        condition = " AND ".join(f"({c})" for c in conds)
+        text_before = draft.text if text_after is not None and text_after != draft.text else None
+        audit = self._audit_item(
+            draft,
+            actor=actor,
+            action=action,
+            from_state=draft.state,
+            to_state=to,
+            text_before=text_before,
+            text_after=text_after if text_before is not None else None,
+            reason=reason,
+            version=draft.version + 1,
+        )
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._key(f"DRAFT#{draft.id}", "DRAFT"),
+                            "UpdateExpression": expr,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": self._values(values),
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": self._item(audit)}},
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise StateConflict(self.find_draft(draft.id), expected) from None
+            raise
+        return self.get_draft(draft.id)
+
+    def audit(self, draft_id: str) -> list[AuditEntry]:
+        resp = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+            ExpressionAttributeValues=self._values({":pk": f"DRAFT#{draft_id}", ":a": "AUDIT#"}),
+        )
+        return [AuditEntry.model_validate(self._read(i)) for i in resp.get("Items", [])]
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def was_notified(self, draft_id: str, channel: str) -> bool:
+        return self._get(f"DRAFT#{draft_id}", f"NOTIFIED#{channel}") is not None
+
+    def mark_notified(self, draft_id: str, channel: str, *, now: datetime) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._item({"pk": f"DRAFT#{draft_id}", "sk": f"NOTIFIED#{channel}", "at": iso(now)}),
+        )
+
+    # -- controls --------------------------------------------------------------------------
+
+    def pause_state(self) -> Pause:
+        item = self._get("CONTROL", "PAUSE")
+        if not item:
+            return Pause(paused=False)
+        return Pause(
+            paused=bool(item.get("paused")),
+            reason=item.get("reason"),
+            by=item.get("by"),
+            at=parse_iso(item["at"]) if item.get("at") else None,
+        )
+
+    def set_pause(self, paused: bool, *, by: str, reason: str | None, now: datetime) -> Pause:
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._item(
+                {"pk": "CONTROL", "sk": "PAUSE", "paused": paused, "by": by, "reason": reason, "at": iso(now)}
+            ),
+        )
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._item(
+                {
+                    "pk": "CONTROL",
+                    "sk": f"PAUSELOG#{iso(now)}",
+                    "paused": paused,
+                    "by": by,
+                    "reason": reason,
+                    "at": iso(now),
+                }
+            ),
+        )
+        return Pause(paused=paused, reason=reason, by=by, at=now)
+
+    def get_control(self, name: str) -> dict[str, Any] | None:
+        return self._get("CONTROL", name)
+
+    def put_control(self, name: str, data: dict[str, Any]) -> None:
+        self.client.put_item(TableName=self.table, Item=self._item({"pk": "CONTROL", "sk": name, **data}))
+
+    def delete_control(self, name: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._key("CONTROL", name))
+
+    # -- pacing and spend ------------------------------------------------------------------
+
+    def month_spend(self, month: str) -> MonthSpend:
+        item = self._get(f"PACE#{month}", "MONTH") or {}
+        return MonthSpend(month=month, cents=int(item.get("cents", 0)), posts=int(item.get("posts", 0)))
+
+    def posts_on(self, day: str) -> int:
+        item = self._get(f"PACE#{day}", "DAY") or {}
+        return int(item.get("posts", 0))
+
+    def last_post_at(self) -> datetime | None:
+        item = self._get("CONTROL", "LAST_POST")
+        return parse_iso(item["at"]) if item and item.get("at") else None
+
+    def reserve_post(
+        self,
+        *,
+        now: datetime,
+        month: str,
+        day: str,
+        cents: int,
+        month_cap_cents: int,
+        daily_cap: int,
+        spacing: timedelta,
+    ) -> None:
+        """Reserve spend, a daily slot and the spacing in one transaction, or raise PaceRefused.
+
+        Two publishers racing for the last cent or slot cannot both win: each condition is
+        checked by DynamoDB at write time.
+        """
+        if cents > month_cap_cents:
+            raise PaceRefused("monthly spend cap reached")
+        if daily_cap <= 0:
+            raise PaceRefused("daily cap reached")
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._key(f"PACE#{month}", "MONTH"),
+                            "UpdateExpression": "ADD cents :c, posts :one",
+                            "ConditionExpression": "attribute_not_exists(cents) OR cents <= :room",
+                            "ExpressionAttributeValues": self._values(
+                                {":c": cents, ":one": 1, ":room": month_cap_cents - cents}
+                            ),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._key(f"PACE#{day}", "DAY"),
+                            "UpdateExpression": "ADD posts :one",
+                            "ConditionExpression": "attribute_not_exists(posts) OR posts < :cap",
+                            "ExpressionAttributeValues": self._values({":one": 1, ":cap": daily_cap}),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": self._key("CONTROL", "LAST_POST"),
+                            "UpdateExpression": "SET previous = if_not_exists(#at, :never), #at = :now",
+                            "ConditionExpression": "attribute_not_exists(#at) OR #at <= :earliest",
+                            "ExpressionAttributeNames": {"#at": "at"},
+                            "ExpressionAttributeValues": self._values(
+                                {":now": iso(now), ":earliest": iso(now - spacing), ":never": ""}
+                            ),
+                        }
+                    },
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" not in reasons:
+                raise
+            which = reasons.index("ConditionalCheckFailed")
+            raise PaceRefused(
+                ["monthly spend cap reached", "daily cap reached", "too soon after the last post"][which]
+            ) from None
+
+    def release_post(self, *, month: str, day: str, cents: int, now: datetime) -> None:
+        """Give back a reservation X refused, so a refused post costs nothing against the caps."""
+        self.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(f"PACE#{month}", "MONTH"),
+                        "UpdateExpression": "ADD cents :c, posts :minus",
+                        "ExpressionAttributeValues": self._values({":c": -cents, ":minus": -1}),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(f"PACE#{day}", "DAY"),
+                        "UpdateExpression": "ADD posts :minus",
+                        "ExpressionAttributeValues": self._values({":minus": -1}),
+                    }
+                },
+            ]
+        )
+        # Hand the spacing back too, but only if nobody has reserved a slot since.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key("CONTROL", "LAST_POST"),
+                UpdateExpression="SET #at = previous",
+                ConditionExpression="#at = :now AND attribute_exists(previous)",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues=self._values({":now": iso(now)}),
+            )
+
+    # -- scans (status views only; never on a hot path) --------------------------------------
+
+    def _scan_prefix(self, pk_prefix: str, sk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p) AND sk = :sk",
+            "ExpressionAttributeValues": self._values({":p": pk_prefix, ":sk": sk}),
+        }
+        while True:
+            resp = self.client.scan(**kwargs)
+            for item in resp.get("Items", []):
+                yield self._read(item)
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -1,0 +1,93 @@
+"""Pages and messages, rendered with Jinja2 (autoescaped) under a strict CSP.
+
+The page has no scripts and no external assets; its one stylesheet is inline and
+allowed by hash, so nothing a feed smuggles into a title can run or load.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _style() -> tuple[str, str]:
+    css = (TEMPLATES / "style.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
+    return css, f"'sha256-{digest}'"
+
+
+def security_headers() -> dict[str, str]:
+    _, style_hash = _style()
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src {style_hash}; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+def _when(value: datetime | None, tz: Any = None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(tz) if tz else value.astimezone(UTC)
+    return local.strftime("%a %-d %b %Y, %H:%M %Z").strip()
+
+
+def _ago(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return ""
+    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{seconds // 60} minutes"
+    if seconds < 172800:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 86400} days"
+
+
+def _usd(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["when"] = _when
+    env.filters["ago"] = _ago
+    env.filters["usd"] = _usd
+    return env
+
+
+def render_html(name: str, **context: Any) -> str:
+    css, _ = _style()
+    return _env().get_template(name).render(style=css, **context)
+
+
+def render_text(name: str, **context: Any) -> str:
+    return _env().get_template(name).render(**context)
+
+
+def error_page(status: int, title: str, message: str) -> str:
+    return render_html("message.html", status=status, title=title, message=message, tone="error")
