@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hookline.approval import Approvals, Page
 from hookline.errors import BadRequest, Conflict, Forbidden, HooklineError, Invalid, NotFound
 from hookline.services import Services

