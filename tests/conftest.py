@@ -166,11 +166,17 @@ class LambdaEnv:
     endpoint: str
     monkeypatch: pytest.MonkeyPatch
 
-    def write_config(self, **overrides: Any) -> Config:
+    def write_config(self, **overrides: Any) -> Config | None:
+        """Write the functions' config file; returns it parsed, or None when it is (deliberately) broken."""
+        from hookline.config import ConfigError
+
         data = _merge(base_config_data(), overrides)
         self.config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
         reset_handlers()
-        return parse_config(data)
+        try:
+            return parse_config(data)
+        except ConfigError:
+            return None
 
     def handler(self, name: str) -> Any:
         return importlib.import_module(f"functions.{name}.app")

@@ -1,0 +1,94 @@
+"""template.yaml is what gets deployed; these check it carries what the code relies on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from local.dynamodb import _CfnLoader, table_definition
+from tests.support.paths import ROOT
+
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {
+    "PollFeedsFunction": "poll_feeds",
+    "ApprovalsFunction": "approvals",
+    "PublishFunction": "publish",
+}
+
+
+def test_the_table_is_on_demand_encrypted_recoverable_with_ttl_and_a_state_index():
+    table = RESOURCES["Table"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    [index] = table_definition()["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "ByState"  # store.STATE_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["state", "state_at"]
+
+
+@pytest.mark.parametrize(("logical", "folder"), FUNCTIONS.items())
+def test_each_function_has_its_handler_requirements_and_event_file(logical, folder):
+    props = RESOURCES[logical]["Properties"]
+    assert props["CodeUri"] == f"functions/{folder}/"
+    assert props["Handler"] == "app.lambda_handler"
+    assert (ROOT / "functions" / folder / "app.py").read_text().count("def lambda_handler") == 1
+    assert (ROOT / "functions" / folder / "requirements.txt").exists()
+    event = json.loads((ROOT / "events" / f"{folder}.json").read_text())
+    assert isinstance(event, dict) and event
+
+
+def test_the_domain_layer_is_built_by_sam_for_python313_and_holds_no_boto3():
+    layer = RESOURCES["HooklineLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["ContentUri"] == "layers/hookline/"
+    requirements = (ROOT / "layers" / "hookline" / "requirements.txt").read_text()
+    assert "boto3==" not in requirements and "botocore==" not in requirements
+    assert "--hash=sha256:" in requirements
+
+
+def test_no_secret_value_is_in_the_template_only_names():
+    params = TEMPLATE["Parameters"]
+    assert params["XCredentialsSecretName"]["Type"] == "String"
+    text = (ROOT / "template.yaml").read_text()
+    for word in ('"consumer_secret":', '"access_token_secret":', " SecretString:"):
+        assert word not in text
+    assert "GenerateSecretString" in text  # the signing key is generated, never written down
+
+
+def test_schedules_poll_every_five_minutes_by_default_and_send_the_event_file_shape():
+    assert TEMPLATE["Parameters"]["PollSchedule"]["Default"] == "rate(5 minutes)"
+    for logical, folder in (("PollFeedsFunction", "poll_feeds"), ("PublishFunction", "publish")):
+        [event] = RESOURCES[logical]["Properties"]["Events"].values()
+        assert event["Type"] == "ScheduleV2"
+        sent = json.loads(event["Properties"]["Input"])
+        assert sent == json.loads((ROOT / "events" / f"{folder}.json").read_text())
+
+
+def test_the_approvals_api_has_the_contract_routes():
+    events = RESOURCES["ApprovalsFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events}
+    assert routes == {
+        ("GET", "/drafts/{id}"),
+        ("POST", "/drafts/{id}"),
+        ("GET", "/queue"),
+        ("POST", "/controls/pause"),
+        ("POST", "/controls/resume"),
+    }
+
+
+def test_function_errors_and_dead_letters_raise_alarms_to_the_alarm_topic():
+    alarms = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {
+        a["Properties"]["Dimensions"][0]["Value"].get("Ref")
+        for a in alarms.values()
+        if a["Properties"]["MetricName"] == "Errors"
+    }
+    assert watched == set(FUNCTIONS)
+    assert any(a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible" for a in alarms.values())
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
