@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from contextlib import closing
@@ -87,6 +88,7 @@ def free_port() -> int:
 class DynamoDBLocal:
     port: int
     process: subprocess.Popen[bytes]
+    log: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -124,6 +126,8 @@ class DynamoDBLocal:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
 
 
 def start(port: int | None = None, *, in_memory: bool = True, db_path: Path | None = None) -> DynamoDBLocal:
@@ -148,12 +152,16 @@ def start(port: int | None = None, *, in_memory: bool = True, db_path: Path | No
     # -disableTelemetry: the machines have no network. -sharedDb: one database whatever
     # region or dummy credentials a client uses.
     args += ["-disableTelemetry", "-sharedDb"]
-    process = subprocess.Popen(args, cwd=jar.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = DynamoDBLocal(port=port, process=process)
+    # Its own session: a Ctrl-C in the terminal reaches the demo, which stops the database
+    # after its last write, instead of killing the database under a running poll.
+    # Its log goes to a file, not a pipe nobody drains (a full pipe would stall the database).
+    log = tempfile.NamedTemporaryFile(prefix="dynamodb-local-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(args, cwd=jar.parent, stdout=log, stderr=log, start_new_session=True)
+    server = DynamoDBLocal(port=port, process=process, log=Path(log.name))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            error = Path(log.name).read_text(errors="replace")
             raise RuntimeError(f"DynamoDB Local exited at start: {error[-2000:]}")
         try:
             with closing(socket.create_connection(("127.0.0.1", port), timeout=0.5)):
