@@ -549,6 +549,32 @@ class Store:
             Item=self._item({"pk": f"DRAFT#{draft_id}", "sk": f"NOTIFIED#{channel}", "at": iso(now)}),
         )
 
+    def claim_reminder(self, draft_id: str, now: datetime) -> bool:
+        """Mark a pending draft as reminded, once: False if it was already, or is no longer pending."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"DRAFT#{draft_id}", "DRAFT"),
+                UpdateExpression="SET reminded_at = :now",
+                ConditionExpression="#state = :pending AND attribute_not_exists(reminded_at)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=self._values({":now": iso(now), ":pending": State.PENDING.value}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_reminder(self, draft_id: str, claimed_at: datetime) -> None:
+        """Undo a claim whose reminder could not be sent, so the next run tries again."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"DRAFT#{draft_id}", "DRAFT"),
+                UpdateExpression="REMOVE reminded_at",
+                ConditionExpression="reminded_at = :at",
+                ExpressionAttributeValues=self._values({":at": iso(claimed_at)}),
+            )
+
     # -- controls --------------------------------------------------------------------------
 
     def pause_state(self) -> Pause:

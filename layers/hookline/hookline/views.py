@@ -53,7 +53,7 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
         return ""
     seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
     if seconds < 90:
-        return "just now"
+        return "under 2 minutes"
     if seconds < 5400:
         return f"{seconds // 60} minutes"
     if seconds < 172800:
