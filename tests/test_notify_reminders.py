@@ -177,4 +177,5 @@ def test_a_reminder_failure_never_stops_the_publish_run(lambda_env, aws, capsys)
     assert summary["published"] == 0
     assert aws.of("SendEmail") == []
     assert store.get_draft(draft.id).reminded_at is None
-    assert "reminder not sent; the next run retries" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "reminder not sent; the next run retries" in captured.out + captured.err
