@@ -87,7 +87,7 @@ def test_a_forged_link_that_names_another_approver_is_refused(links):
     # Given someone who rewrites the payload of their own link to name Alex
     draft = make_draft(NOW)
     token = links.decide_token(draft, "sam@example.org")
-    payload, rest = token.split(".", 1)
+    _payload, rest = token.split(".", 1)
     forged_payload = base64.urlsafe_b64encode(
         f'{{"d":"{draft.id}","a":"{ALEX}","c":{int(draft.created_at.timestamp() * 1000)}}}'.encode()
     ).decode()
@@ -206,7 +206,10 @@ def test_after_a_key_rotation_old_and_new_links_both_work_until_the_old_key_is_d
 
 def test_the_deployed_keys_are_secrets_managers_current_then_previous(aws):
     # Given a rotated signing secret: AWSCURRENT holds the new key, AWSPREVIOUS the old one
-    aws.secrets["hookline/signing"] = {"AWSCURRENT": '{"key": "new-key"}', "AWSPREVIOUS": '{"key": "old-key"}'}
+    aws.secrets["hookline/signing"] = {
+        "AWSCURRENT": '{"key": "new-key"}',
+        "AWSPREVIOUS": '{"key": "old-key"}',
+    }
     settings = Settings.model_validate({"HOOKLINE_TABLE": "t", "HOOKLINE_SIGNING_SECRET": "hookline/signing"})
     from aws_lambda_powertools.utilities import parameters
 
@@ -214,7 +217,9 @@ def test_the_deployed_keys_are_secrets_managers_current_then_previous(aws):
 
     # Then the function signs with the current key and still verifies with the previous one
     assert signing_keys(settings) == ["new-key", "old-key"]
-    asked = [(c.params["SecretId"], c.params.get("VersionStage", "AWSCURRENT")) for c in aws.of("GetSecretValue")]
+    asked = [
+        (c.params["SecretId"], c.params.get("VersionStage", "AWSCURRENT")) for c in aws.of("GetSecretValue")
+    ]
     assert asked == [("hookline/signing", "AWSCURRENT"), ("hookline/signing", "AWSPREVIOUS")]
     parameters.clear_caches()
 

@@ -34,7 +34,7 @@ class Hook(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(handler) -> None:  # noqa: N805
+            def do_POST(handler) -> None:
                 body = handler.rfile.read(int(handler.headers["Content-Length"]))
                 self.posts.append(
                     {"path": handler.path, "headers": dict(handler.headers.items()), "body": json.loads(body)}
@@ -97,7 +97,11 @@ def test_each_approver_gets_an_email_with_a_personal_link_in_html_and_text(store
         assert "New research report: river quality in the Fens" in html
 
     # And each link is personal: it decides in that approver's name, and only for this draft
-    alex_url = next(line for line in emails[0].params["Content"]["Simple"]["Body"]["Text"]["Data"].splitlines() if "/drafts/" in line)
+    alex_url = next(
+        line
+        for line in emails[0].params["Content"]["Simple"]["Body"]["Text"]["Data"].splitlines()
+        if "/drafts/" in line
+    )
     sam_html = emails[1].params["Content"]["Simple"]["Body"]["Html"]["Data"]
     assert alex_url.startswith(f"https://approve.example.org/drafts/{draft.id}?token=")
     assert links.read_draft_token(token_of(alex_url), draft.id, config).approver == "alex@example.org"
@@ -120,7 +124,9 @@ def test_the_shared_topic_gets_a_view_only_link_that_cannot_decide(store, aws):
     assert not claims.can_decide
     # and no approver's personal token travels on the shared channel
     for email in aws.of("SendEmail"):
-        personal = next(w for w in email.params["Content"]["Simple"]["Body"]["Text"]["Data"].split() if "token=" in w)
+        personal = next(
+            w for w in email.params["Content"]["Simple"]["Body"]["Text"]["Data"].split() if "token=" in w
+        )
         assert token_of(personal) not in body
 
 
@@ -192,7 +198,10 @@ def test_a_failed_channel_does_not_stop_the_others_and_is_retried_alone(store, a
     hook.status = 500
 
     # When the approvers are notified
-    with caplog.at_level(logging.WARNING, logger="hookline"), pytest.raises(NotifyError, match="sns, webhook"):
+    with (
+        caplog.at_level(logging.WARNING, logger="hookline"),
+        pytest.raises(NotifyError, match="sns, webhook"),
+    ):
         notifier(store, config).new_draft(draft, NOW)
 
     # Then both emails went out, and the failures were logged without the webhook's secret URL
@@ -228,7 +237,8 @@ def test_a_hostile_title_cannot_break_the_subject_line(store, aws):
     subjects = [e.params["Content"]["Simple"]["Subject"]["Data"] for e in aws.of("SendEmail")]
     subjects.append(aws.of("Publish")[0].params["Subject"])
     for subject in subjects:
-        assert "\r" not in subject and "\n" not in subject
+        assert "\r" not in subject
+        assert "\n" not in subject
         assert len(subject) < 100  # SNS refuses 100 or more
         assert subject.startswith("Post to approve: Report Bcc: victim@example.com xxx")
         assert subject.endswith("…")

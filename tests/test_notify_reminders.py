@@ -73,7 +73,9 @@ def test_a_draft_from_friday_afternoon_is_reminded_on_monday_morning(store, aws)
     draft = add_draft(store, friday)
     for at in (friday.replace(hour=18), friday.replace(day=28, hour=11), friday.replace(day=29, hour=11)):
         assert send_reminders(store, notifier(store), CONFIG, at) == []
-    assert send_reminders(store, notifier(store), CONFIG, friday.replace(day=30, hour=9, minute=5)) == [draft.id]
+    assert send_reminders(store, notifier(store), CONFIG, friday.replace(day=30, hour=9, minute=5)) == [
+        draft.id
+    ]
 
 
 def test_working_hours_are_the_organisations_local_time(store, aws):
@@ -81,16 +83,23 @@ def test_working_hours_are_the_organisations_local_time(store, aws):
     config = make_config(organisation={"timezone": "America/New_York"})
     draft = add_draft(store, NOW.replace(hour=6))
     assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=13, minute=55)) == []
-    assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=14, minute=5)) == [draft.id]
+    assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=14, minute=5)) == [
+        draft.id
+    ]
 
 
 def test_the_waiting_time_and_the_hours_come_from_the_config(store, aws):
     config = make_config(
-        approval={"reminder_after_hours": 1, "working_hours": {"days": ["wed"], "start": "10:30", "end": "11:30"}}
+        approval={
+            "reminder_after_hours": 1,
+            "working_hours": {"days": ["wed"], "start": "10:30", "end": "11:30"},
+        }
     )
     draft = add_draft(store, NOW.replace(hour=9))
     assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=10, minute=15)) == []
-    assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=10, minute=35)) == [draft.id]
+    assert send_reminders(store, notifier(store, config), config, NOW.replace(hour=10, minute=35)) == [
+        draft.id
+    ]
 
 
 def test_decided_expired_and_started_drafts_are_not_reminded(store, aws, clock):

@@ -15,7 +15,9 @@ LINK = "https://www.example.org/news/river-quality?utm_source=x&utm_medium=socia
 TITLE = "New research report: river quality in the Fens"
 
 
-def signer(key: str, *, days: float = 7, base_url: str = BASE_URL, keys: list[str] | None = None) -> LinkSigner:
+def signer(
+    key: str, *, days: float = 7, base_url: str = BASE_URL, keys: list[str] | None = None
+) -> LinkSigner:
     return LinkSigner(keys or [key], timedelta(days=days), base_url)
 
 

@@ -30,15 +30,7 @@ ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
     "withdraw": ((State.APPROVED,), State.REJECTED),
     "retry": ((State.FAILED,), State.APPROVED),
 }
-PAST = {
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "PUBLISHED": "published",
-    "EXPIRED": "expired",
-    "PUBLISHING": "being published",
-    "FAILED": "refused by X",
-    "PENDING": "still waiting for a decision",
-}
+PAST = {"APPROVED": "approved", "REJECTED": "rejected"}
 VERB = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}
 MAX_LENGTH = 280
 MAX_REASON = 500
@@ -272,19 +264,34 @@ class Approvals:
         else:
             title, text = "Rejected", "Nothing will be posted."
         return render_html(
-            "result.html", **context, title=title, result=text, action=action, audit=self.store.audit(draft.id)
+            "result.html",
+            **context,
+            title=title,
+            result=text,
+            action=action,
+            audit=self.store.audit(draft.id),
         )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:
-        state = PAST.get(draft.state.value, draft.state.value.lower())
-        who = ""
-        if draft.state is State.EXPIRED:
-            who = " (nobody decided in time, or the event started)"
-        elif draft.decided_by:
-            who = f" by {draft.decided_by}"
-        at = draft.decided_at if draft.decided_by and draft.state is not State.EXPIRED else draft.state_at
-        when = f" at {at.astimezone(self.tz):%a %-d %b %Y, %H:%M %Z}" if at else ""
-        return f"This draft was already {state}{who}{when}, so it cannot be {VERB[action]} now."
+        def at(value: datetime | None) -> str:
+            return f" at {value.astimezone(self.tz):%a %-d %b %Y, %H:%M %Z}" if value else ""
+
+        approved_by = f" (approved by {draft.decided_by})" if draft.decided_by else ""
+        state = draft.state
+        if state in (State.APPROVED, State.REJECTED):
+            by = f" by {draft.decided_by}" if draft.decided_by else ""
+            what = f"already {PAST[state.value]}{by}{at(draft.decided_at or draft.state_at)}"
+        elif state is State.PUBLISHED:
+            what = f"already published{at(draft.published_at or draft.state_at)}{approved_by}"
+        elif state is State.PUBLISHING:
+            return f"This draft is being published right now{approved_by}, so it cannot be {VERB[action]}."
+        elif state is State.FAILED:
+            what = f"refused by X{at(draft.state_at)}{approved_by}"
+        elif state is State.EXPIRED:
+            what = f"expired{at(draft.state_at)} (nobody decided in time, or the event started)"
+        else:
+            return f"This draft is still waiting for a decision, so it cannot be {VERB[action]} yet."
+        return f"This draft was {what}, so it cannot be {VERB[action]} now."
 
     def _check_edit(self, draft: Draft, edited: str) -> tuple[str, int]:
         from hookline.compose import clean_text, weighted_length
