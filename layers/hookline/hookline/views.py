@@ -61,6 +61,19 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds // 86400} days"
 
 
+def _web_url(value: str | None) -> str | None:
+    """Only http(s) links become links: a feed's `javascript:` or `data:` URL stays text."""
+    from urllib.parse import urlsplit
+
+    if not value:
+        return None
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        return None
+    return value if scheme in ("http", "https") else None
+
+
 def _usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
@@ -77,6 +90,7 @@ def _env() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["ago"] = _ago
     env.filters["usd"] = _usd
+    env.filters["web_url"] = _web_url
     return env
 
 
