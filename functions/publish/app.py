@@ -55,9 +55,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def remind(s: Services) -> int:
     """Remind approvers of drafts waiting too long; a failure here never affects publishing."""
-    from hookline.reminders import send_reminders
-
     try:
+        from hookline.reminders import send_reminders
+
         reminded = send_reminders(s.store, s.notifier, s.config, s.clock())
     except Exception:
         logger.exception("reminders failed; the next run tries again")
