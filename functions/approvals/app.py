@@ -1,7 +1,13 @@
-"""HTTP API: the review page, decisions, the approver's queue and the pause switch."""
+"""HTTP API: the review page, decisions, the approver's queue and the pause switch.
+
+Every domain error becomes an answer here and nowhere else (STATUS, `refused`).
+Tokens travel in query strings and form bodies, so nothing here logs the event,
+a query string or a body.
+"""
 
 from __future__ import annotations
 
+import traceback
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -51,8 +57,11 @@ def _html(page: Page) -> Response[str]:
 def _form() -> dict[str, list[str]]:
     body = app.current_event.decoded_body or ""
     if len(body) > MAX_FORM_BYTES:
-        raise BadRequest("The form is too large.")
-    return parse_qs(body, keep_blank_values=True, max_num_fields=20)
+        raise BadRequest("The form is too large. Nothing was changed.")
+    try:
+        return parse_qs(body, keep_blank_values=True, max_num_fields=20, strict_parsing=False)
+    except ValueError:
+        raise BadRequest("The form could not be read. Nothing was changed.") from None
 
 
 @app.get("/drafts/<draft_id>")
@@ -91,6 +100,21 @@ def refused(exc: HooklineError) -> Response[str]:
 @app.not_found
 def not_found(exc: Exception) -> Response[str]:
     return _html(Page(404, error_page(404, "Not found", "There is nothing at this address.")))
+
+
+@app.exception_handler(Exception)
+def crashed(exc: Exception) -> Response[str]:
+    # The type and where it happened only: an exception's message may quote what it was handed.
+    where = [
+        f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)
+    ]
+    logger.error(
+        "request failed",
+        extra={"path": app.current_event.path, "error": type(exc).__name__, "where": where[-8:]},
+    )
+    message = "Something went wrong on our side and nothing was changed. Try again in a minute."
+    return _html(Page(500, error_page(500, "Something went wrong", message)))
 
 
 @logger.inject_lambda_context(clear_state=True, log_event=False)  # the event holds tokens: never log it

@@ -45,5 +45,22 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if report.account_problem:
         logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
     summary = report.summary()
+    summary["reminded"] = remind(s)
     logger.info("publish run finished", extra=summary)
     return summary
+
+
+# -- reminders (owned by the approval stage; kept apart from publishing on purpose) -----------
+
+
+def remind(s: Services) -> int:
+    """Remind approvers of drafts waiting too long; a failure here never affects publishing."""
+    try:
+        from hookline.reminders import send_reminders
+
+        reminded = send_reminders(s.store, s.notifier, s.config, s.clock())
+    except Exception:
+        logger.exception("reminders failed; the next run tries again")
+        return 0
+    metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(reminded))
+    return len(reminded)

@@ -12,31 +12,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hookline.clock import Clock
-from hookline.config import Approver, Config
+from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.links import LinkSigner
 from hookline.models import Draft, State
+from hookline.reminders import within
 from hookline.store import StateConflict, Store
 from hookline.views import render_html
 
+# action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
     "approve": ((State.PENDING,), State.APPROVED),
     "reject": ((State.PENDING,), State.REJECTED),
     "withdraw": ((State.APPROVED,), State.REJECTED),
     "retry": ((State.FAILED,), State.APPROVED),
 }
-PAST = {
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "PUBLISHED": "published",
-    "EXPIRED": "expired",
-    "PUBLISHING": "being published",
-    "FAILED": "refused by X",
-    "PENDING": "waiting",
-}
+PAST = {"APPROVED": "approved", "REJECTED": "rejected"}
+VERB = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}
 MAX_LENGTH = 280
+MAX_REASON = 500
+STEP = timedelta(minutes=15)
+HORIZON = timedelta(days=8)
 
 
 @dataclass(frozen=True)
@@ -52,18 +51,56 @@ def _first(form: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def next_slot(store: Store, config: Config, now: datetime) -> datetime:
-    """When an approval made now would go out, at the earliest, given window and spacing."""
-    from hookline.publish import in_window
+def cents(usd: float) -> int:
+    return round(usd * 100)
 
-    at = now
+
+def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
+    """The first moment at or after `at` inside the window (15-minute steps; a week at most)."""
+    if within(window, tz, at):
+        return at
+    probe = at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond) + STEP
+    end = at + HORIZON
+    while probe < end:
+        if within(window, tz, probe):
+            return probe
+        probe += STEP
+    return at
+
+
+def expected_publish_at(store: Store, config: Config, draft: Draft, now: datetime) -> datetime:
+    """When an approved draft should go out: after the approved drafts ahead of it, in the window,
+    with the spacing and the daily cap. An estimate shown to people, not a promise."""
+    pacing = config.pacing
+    tz = config.organisation.tz
+    spacing = timedelta(minutes=pacing.min_spacing_minutes)
+    horizon = now + timedelta(hours=pacing.event_priority_hours)
+
+    def order(d: Draft) -> tuple[int, datetime]:
+        if d.event and d.event.start <= horizon:
+            return (0, d.event.start)
+        return (1, d.approved_at or d.state_at)
+
+    mine = order(draft)
+    ahead = sum(1 for d in store.drafts_in(State.APPROVED) if d.id != draft.id and order(d) < mine)
+    at = max(now, draft.not_before or now)
     last = store.last_post_at()
     if last:
-        at = max(at, last + timedelta(minutes=config.pacing.min_spacing_minutes))
-    for _ in range(8 * 24 * 4):  # step through a week and a day in 15-minute steps
-        if in_window(config, at):
-            return at
-        at += timedelta(minutes=15)
+        at = max(at, last + spacing)
+    day = at.astimezone(tz).date()
+    posts_today = store.posts_on(day.isoformat())
+    for slot in range(ahead + 1):
+        at = _next_open(pacing.window, tz, at)
+        if at.astimezone(tz).date() != day:
+            day, posts_today = at.astimezone(tz).date(), 0
+        while pacing.daily_cap and posts_today >= pacing.daily_cap:
+            local = at.astimezone(tz)
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), pacing.window.start, tzinfo=tz)
+            at = _next_open(pacing.window, tz, tomorrow)
+            day, posts_today = at.astimezone(tz).date(), 0
+        if slot < ahead:
+            posts_today += 1
+            at += spacing
     return at
 
 
@@ -74,7 +111,11 @@ class Approvals:
         self.signer = signer
         self.clock = clock
 
-    # -- pages -----------------------------------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.organisation.tz
+
+    # -- who and what ----------------------------------------------------------------------
 
     def _draft(self, draft_id: str) -> Draft:
         draft = self.store.find_draft(draft_id)
@@ -82,64 +123,71 @@ class Approvals:
             raise NotFound("There is no such draft. It may have been removed, or the link is incomplete.")
         return draft
 
-    def _viewer(self, email: str | None) -> Approver | None:
-        return self.config.approver(email) if email else None
+    def _open(self, draft_id: str, token: str) -> tuple[Draft, Approver | None]:
+        """The draft a review link opens, and the approver it names (None: view-only)."""
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        draft = self._draft(draft_id)
+        claims.check_draft(draft)
+        return draft, self.config.approver(claims.approver) if claims.approver else None
 
-    def _approver(self, email: str | None) -> Approver:
-        approver = self._viewer(email)
-        if approver is None:
+    def _queue_approver(self, token: str) -> Approver:
+        claims = self.signer.read_queue_token(token, self.config)
+        approver = self.config.approver(claims.approver or "")
+        if approver is None:  # read_queue_token already refused it; this keeps mypy honest
             raise Forbidden("This link belongs to someone who is no longer an approver.")
         return approver
 
-    def review(
-        self,
-        draft_id: str,
-        token: str,
-        *,
-        notice: dict[str, str] | None = None,
-        edit_text: str | None = None,
-        status: int = 200,
-    ) -> Page:
-        claims = self.signer.read_draft_token(token, draft_id, self.config)
-        draft = self._draft(draft_id)
-        return Page(
-            status, self._render_review(draft, token, self._viewer(claims.approver), notice, edit_text)
-        )
+    # -- the review page -------------------------------------------------------------------
+
+    def review(self, draft_id: str, token: str) -> Page:
+        draft, viewer = self._open(draft_id, token)
+        return Page(200, self._render_review(draft, token, viewer))
 
     def _render_review(
         self,
         draft: Draft,
         token: str,
         viewer: Approver | None,
-        notice: dict[str, str] | None,
-        edit_text: str | None,
+        *,
+        notice: dict[str, str] | None = None,
+        edit_text: str | None = None,
     ) -> str:
-        from hookline.publish import cents
-
-        now = self.clock()
-        month = now.astimezone(self.config.organisation.tz).strftime("%Y-%m")
-        hold = self.store.get_control("HOLD")
-        expected = next_slot(self.store, self.config, now) if draft.state is State.APPROVED else None
-        if expected and draft.not_before and draft.not_before > expected:
-            expected = draft.not_before
         return render_html(
             "review.html",
-            config=self.config,
-            draft=draft,
-            token=token,
-            viewer=viewer,
+            **self._context(draft, token, viewer),
             notice=notice,
             edit_text=edit_text,
             audit=self.store.audit(draft.id),
-            pause=self.store.pause_state(),
-            hold=hold.get("reason") if hold else None,
-            spend=self.store.month_spend(month),
-            cap_cents=cents(self.config.pacing.monthly_spend_cap_usd),
-            price_cents=cents(self.config.pacing.price_per_post_usd),
-            expected=expected,
-            action_url=f"{self.signer.base_url}/drafts/{draft.id}",
-            tz=self.config.organisation.tz,
         )
+
+    def _context(self, draft: Draft, token: str, viewer: Approver | None) -> dict[str, Any]:
+        now = self.clock()
+        month = now.astimezone(self.tz).strftime("%Y-%m")
+        hold = self.store.get_control("HOLD")
+        spend = self.store.month_spend(month)
+        price = cents(self.config.pacing.price_per_post_usd)
+        cap = cents(self.config.pacing.monthly_spend_cap_usd)
+        expected = None
+        if draft.state in (State.PENDING, State.APPROVED):
+            expected = expected_publish_at(self.store, self.config, draft, now)
+        return {
+            "config": self.config,
+            "draft": draft,
+            "token": token,
+            "viewer": viewer,
+            "pause": self.store.pause_state(),
+            "hold": hold.get("reason") if hold else None,
+            "spend": spend,
+            "cap_cents": cap,
+            "price_cents": price,
+            "over_cap": spend.cents + price > cap,
+            "expected": expected,
+            "action_url": f"{self.signer.base_url}/drafts/{draft.id}",
+            "queue_url": self.signer.queue_url(self.signer.queue_token(viewer.email)) if viewer else None,
+            "tz": self.tz,
+            "now": now,
+            "max_length": MAX_LENGTH,
+        }
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -151,80 +199,99 @@ class Approvals:
                 "Open the link and press Approve or Reject."
             )
         token = _first(form, "token") or ""
-        claims = self.signer.read_draft_token(token, draft_id, self.config)
-        approver = self._viewer(claims.approver)
+        draft, approver = self._open(draft_id, token)
         if approver is None:
             raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
-        draft = self._draft(draft_id)
         expected, target = ACTIONS[action]
         if draft.state not in expected:
             raise Conflict(self._conflict_message(draft, action))
 
         now = self.clock()
-        actor = f"{approver.name} <{approver.email}>"
         changes: dict[str, Any] = {"decided_by": approver.name, "decided_at": now}
+        remove: list[str] = []
         text_after = None
-        reason = (_first(form, "reason") or "").strip()[:500] or None
+        reason = " ".join((_first(form, "reason") or "").split())[:MAX_REASON] or None
         label = action
         if action == "approve":
             changes["approved_at"] = now
             edited = _first(form, "text")
-            if edited is not None and _normalise(edited) != _normalise(draft.text):
+            if edited is not None and " ".join(edited.split()) != " ".join(draft.text.split()):
                 try:
                     text_after, length = self._check_edit(draft, edited)
                 except Invalid as exc:
-                    return self.review(
-                        draft_id,
-                        token,
-                        notice={"tone": "error", "text": str(exc)},
-                        edit_text=edited,
-                        status=422,
+                    # The approver's words stay in the box, with what to fix; nothing changes.
+                    html = self._render_review(
+                        draft, token, approver, notice={"tone": "error", "text": str(exc)}, edit_text=edited
                     )
-                changes.update(text=text_after, weighted_length=length)
-                label = "edit and approve"
+                    return Page(422, html)
+                if text_after != draft.text:
+                    changes.update(text=text_after, weighted_length=length)
+                    label = "edit and approve"
+                else:
+                    text_after = None
         elif action == "retry":
-            changes.update(not_before=now)
+            changes.update(not_before=now, approved_at=now)
+            remove.append("failure")
         try:
             updated = self.store.transition(
                 draft,
                 target,
-                actor=actor,
+                actor=f"{approver.name} <{approver.email}>",
                 action=label,
                 expect=expected,
                 changes=changes,
-                remove=["failure"] if action == "retry" else [],
+                remove=remove,
                 reason=reason,
                 text_after=text_after,
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
-        notice = self._result_notice(updated, action, now)
-        return Page(200, self._render_review(updated, token, approver, notice, None))
+        return Page(200, self._render_result(updated, token, approver, action))
 
-    def _result_notice(self, draft: Draft, action: str, now: datetime) -> dict[str, str]:
-        tz = self.config.organisation.tz
+    def _render_result(self, draft: Draft, token: str, approver: Approver, action: str) -> str:
+        context = self._context(draft, token, approver)
         if action in ("approve", "retry"):
-            expected = next_slot(self.store, self.config, now)
-            if self.store.pause_state().paused:
-                when = "when publishing resumes (it is paused)"
+            if context["pause"].paused:
+                when = "when publishing resumes (it is paused now)"
+            elif context["hold"]:
+                when = "once the account hold shown below is cleared"
             else:
-                when = f"at about {expected.astimezone(tz):%a %-d %b, %H:%M %Z}"
-            return {"tone": "ok", "text": f"Approved. It is expected to go out {when}."}
-        if action == "withdraw":
-            return {"tone": "ok", "text": "Approval withdrawn. Nothing will be posted."}
-        return {"tone": "ok", "text": "Rejected. Nothing will be posted."}
+                when = f"at about {context['expected'].astimezone(self.tz):%a %-d %b, %H:%M %Z}"
+            title = "Approved" if action == "approve" else "Publishing will be retried"
+            text = f"It is expected to go out {when}. You can withdraw it until then."
+        elif action == "withdraw":
+            title, text = "Approval withdrawn", "Nothing will be posted."
+        else:
+            title, text = "Rejected", "Nothing will be posted."
+        return render_html(
+            "result.html",
+            **context,
+            title=title,
+            result=text,
+            action=action,
+            audit=self.store.audit(draft.id),
+        )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:
-        state = PAST.get(draft.state.value, draft.state.value.lower())
-        who = f" by {draft.decided_by}" if draft.decided_by and draft.state is not State.EXPIRED else ""
-        when = ""
-        at = draft.decided_at or draft.state_at
-        if at:
-            when = f" at {at.astimezone(self.config.organisation.tz):%a %-d %b, %H:%M %Z}"
-        verb = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}[
-            action
-        ]
-        return f"This draft was already {state}{who}{when}, so it cannot be {verb} now."
+        def at(value: datetime | None) -> str:
+            return f" at {value.astimezone(self.tz):%a %-d %b %Y, %H:%M %Z}" if value else ""
+
+        approved_by = f" (approved by {draft.decided_by})" if draft.decided_by else ""
+        state = draft.state
+        if state in (State.APPROVED, State.REJECTED):
+            by = f" by {draft.decided_by}" if draft.decided_by else ""
+            what = f"already {PAST[state.value]}{by}{at(draft.decided_at or draft.state_at)}"
+        elif state is State.PUBLISHED:
+            what = f"already published{at(draft.published_at or draft.state_at)}{approved_by}"
+        elif state is State.PUBLISHING:
+            return f"This draft is being published right now{approved_by}, so it cannot be {VERB[action]}."
+        elif state is State.FAILED:
+            what = f"refused by X{at(draft.state_at)}{approved_by}"
+        elif state is State.EXPIRED:
+            what = f"expired{at(draft.state_at)} (nobody decided in time, or the event started)"
+        else:
+            return f"This draft is still waiting for a decision, so it cannot be {VERB[action]} yet."
+        return f"This draft was {what}, so it cannot be {VERB[action]} now."
 
     def _check_edit(self, draft: Draft, edited: str) -> tuple[str, int]:
         from hookline.compose import clean_text, weighted_length
@@ -237,48 +304,48 @@ class Approvals:
         length = weighted_length(text)
         if length > MAX_LENGTH:
             raise Invalid(
-                f"The edited post is {length} characters as X counts them; the most is {MAX_LENGTH}."
+                f"The edited post is {length} characters as X counts them; the most is {MAX_LENGTH}. "
+                f"Shorten it by {length - MAX_LENGTH}."
             )
         return text, length
 
     # -- queue and the pause switch --------------------------------------------------------
 
     def queue(self, token: str, *, notice: dict[str, str] | None = None) -> Page:
-        claims = self.signer.read_queue_token(token, self.config)
-        approver = self._approver(claims.approver)
+        approver = self._queue_approver(token)
+        now = self.clock()
         pending = sorted(self.store.drafts_in(State.PENDING), key=lambda d: d.created_at)
-        items = [
-            {"draft": d, "url": self.signer.review_url(d.id, self.signer.decide_token(d.id, approver.email))}
-            for d in pending
-        ]
+        approved = sorted(self.store.drafts_in(State.APPROVED), key=lambda d: d.approved_at or d.state_at)
         base = self.signer.base_url
+        hold = self.store.get_control("HOLD")
         return Page(
             200,
             render_html(
                 "queue.html",
                 config=self.config,
                 viewer=approver,
-                items=items,
+                pending=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in pending],
+                approved=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in approved],
                 token=token,
                 notice=notice,
                 pause=self.store.pause_state(),
-                now=self.clock(),
-                tz=self.config.organisation.tz,
+                hold=hold.get("reason") if hold else None,
+                now=now,
+                tz=self.tz,
                 pause_url=f"{base}/controls/pause",
                 resume_url=f"{base}/controls/resume",
             ),
         )
 
     def set_pause(self, form: Mapping[str, Any], paused: bool) -> Page:
-        token = _first(form, "token") or ""
-        claims = self.signer.read_queue_token(token, self.config)
-        approver = self._approver(claims.approver)
         wanted = "pause" if paused else "resume"
         if _first(form, "action") != wanted:
             raise BadRequest(
                 f"Nothing changed: press the {wanted.capitalize()} button to {wanted} publishing."
             )
-        reason = (_first(form, "reason") or "").strip()[:500]
+        token = _first(form, "token") or ""
+        approver = self._queue_approver(token)
+        reason = " ".join((_first(form, "reason") or "").split())[:MAX_REASON]
         if paused and not reason:
             raise BadRequest("Say why publishing is paused, so others know when it is safe to resume.")
         self.store.set_pause(
@@ -292,12 +359,9 @@ class Approvals:
         return self.queue(token, notice={"tone": "ok", "text": text})
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
 def pause_from_cli(store: Store, *, paused: bool, reason: str | None, by: str, now: datetime) -> str:
+    reason = " ".join((reason or "").split())[:MAX_REASON] or None
     if paused and not reason:
-        raise BadRequest("--reason is required to pause")
+        raise BadRequest("--reason is required to pause: say why, so others know when it is safe to resume")
     state = store.set_pause(paused, by=by, reason=reason, now=now)
     return f"publishing {'paused' if state.paused else 'resumed'} by {by}" + (f": {reason}" if reason else "")

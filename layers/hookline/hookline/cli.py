@@ -130,8 +130,17 @@ def _store(args: argparse.Namespace) -> Store:
     table = args.table or os.environ.get("HOOKLINE_TABLE")
     endpoint = getattr(args, "endpoint", None) or os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT")
     if args.stack:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         cfn = boto3.client("cloudformation")
-        outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
+        try:
+            outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
+        except ClientError as exc:
+            raise SystemExit(
+                f"hookline: cannot read stack {args.stack}: {exc.response['Error']['Message']}"
+            ) from None
+        except BotoCoreError as exc:
+            raise SystemExit(f"hookline: cannot read stack {args.stack}: {exc}") from None
         table = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName"), None)
         if not table:
             raise SystemExit(f"stack {args.stack} has no TableName output; is it a hookline stack?")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -87,18 +88,14 @@ class Notifier:
             except Exception as exc:  # one channel's failure must not stop the others
                 log.warning(
                     "notification failed",
-                    extra={
-                        "channel": channel,
-                        "draft_id": draft.id,
-                        "error": f"{type(exc).__name__}: {exc}"[:300],
-                    },
+                    extra={"channel": channel, "draft_id": draft.id, "error": _safe_error(exc)},
                 )
                 failed.append(channel)
                 continue
             self.store.mark_notified(draft.id, marker, now=now)
             sent.append(channel)
         if failed:
-            raise NotifyError(f"could not notify via {', '.join(failed)}; the next poll retries")
+            raise NotifyError(f"could not notify via {', '.join(failed)}; the next run retries them")
         return sent
 
     def _send(self, channel: str, draft: Draft, signer: LinkSigner, *, reminder: bool) -> None:
@@ -108,19 +105,18 @@ class Notifier:
             approver = self.config.approver(channel.removeprefix("email:"))
             if approver is None:
                 return
-            url = signer.review_url(draft.id, signer.decide_token(draft.id, approver.email))
-            self._email(approver, draft, url, views, reminder=reminder)
+            self._email(approver, draft, signer.decide_url(draft, approver.email), views, reminder=reminder)
         elif channel == "sns":
-            url = signer.review_url(draft.id, signer.view_token(draft.id))
+            url = signer.view_url(draft)
             self.sns.publish(
                 TopicArn=self.topic_arn,
-                Subject=_subject(draft, reminder)[:99],
+                Subject=_subject(draft, reminder),
                 Message=views.render_text(
                     "notify_shared.txt", draft=draft, url=url, reminder=reminder, config=self.config
                 ),
             )
         elif channel == "webhook":
-            self._webhook(draft, signer.review_url(draft.id, signer.view_token(draft.id)), reminder)
+            self._webhook(draft, signer.view_url(draft), reminder)
 
     def _email(self, approver: Approver, draft: Draft, url: str, views: Any, *, reminder: bool) -> None:
         sender = self.config.notifications.email_sender
@@ -157,8 +153,11 @@ class Notifier:
         hook = self.config.notifications.webhook
         if hook is None:
             return
-        text = f"{_subject(draft, reminder)}\n{draft.text}\nView: {url}"
-        payload: dict[str, Any] = {"text": text}
+        payload = (
+            teams_payload(draft, url, reminder)
+            if hook.kind == "teams"
+            else slack_payload(draft, url, reminder)
+        )
         http = self._http or urllib3.PoolManager(retries=False)
         resp = http.request(
             "POST",
@@ -166,15 +165,102 @@ class Notifier:
             body=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
             timeout=urllib3.Timeout(connect=3, read=5),
+            redirect=False,
         )
         if resp.status >= 300:
             raise NotifyError(f"webhook answered HTTP {resp.status}")
 
 
+def _safe_error(exc: Exception) -> str:
+    """What failed, without the message: a webhook URL is itself a secret, and urllib3 quotes it."""
+    if isinstance(exc, NotifyError):
+        return str(exc)
+    code = getattr(exc, "response", {}) or {}
+    aws_code = code.get("Error", {}).get("Code") if isinstance(code, dict) else None
+    return f"{type(exc).__name__}" + (f" ({aws_code})" if aws_code else "")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def _subject(draft: Draft, reminder: bool) -> str:
+    """A header-safe subject: one line (SNS refuses line breaks), under SNS's 100 characters."""
     head = "Reminder: post waiting for approval" if reminder else "Post to approve"
-    title = draft.title if len(draft.title) <= 60 else draft.title[:57] + "…"
+    title = _one_line(draft.title)
+    room = 98 - len(head) - 2
+    title = title if len(title) <= room else title[: room - 1] + "…"
     return f"{head}: {title}"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack reads <...> as links and mentions (<!channel>); a feed title must stay plain text.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(draft: Draft, url: str, reminder: bool) -> dict[str, Any]:
+    """A Slack incoming-webhook message: the post as plain text and a view-only button."""
+    head = _subject(draft, reminder)
+    return {
+        "text": _slack_escape(f"{head}\n{draft.text}"),
+        "unfurl_links": False,
+        "blocks": [
+            {"type": "section", "text": {"type": "plain_text", "text": head[:150], "emoji": False}},
+            {"type": "section", "text": {"type": "plain_text", "text": draft.text[:3000], "emoji": False}},
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "plain_text", "text": f"Why: {_one_line(draft.reason)}"[:2000], "emoji": False}
+                ],
+            },
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "View (approvers decide from their email)"},
+                        "url": url,
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def teams_payload(draft: Draft, url: str, reminder: bool) -> dict[str, Any]:
+    """A Teams (Workflows) webhook message: an Adaptive Card whose text runs are never read as markdown."""
+
+    def run(text: str, **style: Any) -> dict[str, Any]:
+        return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        run(_subject(draft, reminder), weight="Bolder"),
+                        run(draft.text),
+                        run(f"Why: {_one_line(draft.reason)}", isSubtle=True),
+                    ],
+                    "actions": [
+                        {
+                            "type": "Action.OpenUrl",
+                            "title": "View (approvers decide from their email)",
+                            "url": url,
+                        }
+                    ],
+                },
+            }
+        ],
+    }
 
 
 class EchoNotifier:
@@ -187,11 +273,12 @@ class EchoNotifier:
 
     def new_draft(self, draft: Draft, now: datetime, *, reminder: bool = False) -> list[str]:
         signer = self._signer()
-        print(f"\nNew draft to approve ({draft.weighted_length}/280): {draft.text}", file=self.out)
+        head = "Reminder: still waiting for approval" if reminder else "New draft to approve"
+        print(f"\n{head} ({draft.weighted_length}/280): {draft.text}", file=self.out)
         for approver in self.config.approvers:
             print(f"  review link for {approver.name}:", file=self.out)
             print(
-                signer.review_url(draft.id, signer.decide_token(draft.id, approver.email)),
+                signer.decide_url(draft, approver.email),
                 file=self.out,
                 flush=True,
             )

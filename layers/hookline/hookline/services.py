@@ -31,7 +31,8 @@ def _secret(name: str, stage: str | None = None) -> str | None:
 
     try:
         if stage:
-            value = parameters.get_secret(name, max_age=SECRET_MAX_AGE, VersionStage=stage)
+            # powertools caches by secret name alone, so another stage needs a provider of its own.
+            value = _stage_provider(stage).get(name, max_age=SECRET_MAX_AGE, VersionStage=stage)
         else:
             value = parameters.get_secret(name, max_age=SECRET_MAX_AGE)
     except parameters.exceptions.GetParameterError:
@@ -39,6 +40,17 @@ def _secret(name: str, stage: str | None = None) -> str | None:
             return None
         raise
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _stage_provider(stage: str) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    # Kept beside powertools' own providers, so parameters.clear_caches() clears it too.
+    key = f"secrets:{stage}"
+    if key not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS[key] = parameters.SecretsProvider()
+    return DEFAULT_PROVIDERS[key]
 
 
 def _key_from(secret: str) -> str:

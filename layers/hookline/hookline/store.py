@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ else:
 STATE_INDEX = "ByState"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+TRANSACTION_TRIES = 4
 
 
 class StoreError(Exception):
@@ -507,27 +509,35 @@ class Store:
             reason=reason,
             version=draft.version + 1,
         )
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._key(f"DRAFT#{draft.id}", "DRAFT"),
-                            "UpdateExpression": expr,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": self._values(values),
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": self._item(audit)}},
-                ]
-            )
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise StateConflict(self.find_draft(draft.id), expected) from None
-            raise
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._key(f"DRAFT#{draft.id}", "DRAFT"),
+                    "UpdateExpression": expr,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": self._values(values),
+                }
+            },
+            {"Put": {"TableName": self.table, "Item": self._item(audit)}},
+        ]
+        for attempt in range(TRANSACTION_TRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                break
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise StateConflict(self.find_draft(draft.id), expected) from None
+                # DynamoDB cancels a transaction that meets another one on the same item
+                # (TransactionConflict); the other may be a racing decision, so look again.
+                if "TransactionConflict" not in reasons or attempt == TRANSACTION_TRIES - 1:
+                    raise
+                current = self.find_draft(draft.id)
+                if current is None or current.state not in expected:
+                    raise StateConflict(current, expected) from None
+                time.sleep(0.05 * (attempt + 1))
         return self.get_draft(draft.id)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
@@ -548,6 +558,32 @@ class Store:
             TableName=self.table,
             Item=self._item({"pk": f"DRAFT#{draft_id}", "sk": f"NOTIFIED#{channel}", "at": iso(now)}),
         )
+
+    def claim_reminder(self, draft_id: str, now: datetime) -> bool:
+        """Mark a pending draft as reminded, once: False if it was already, or is no longer pending."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"DRAFT#{draft_id}", "DRAFT"),
+                UpdateExpression="SET reminded_at = :now",
+                ConditionExpression="#state = :pending AND attribute_not_exists(reminded_at)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=self._values({":now": iso(now), ":pending": State.PENDING.value}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_reminder(self, draft_id: str, claimed_at: datetime) -> None:
+        """Undo a claim whose reminder could not be sent, so the next run tries again."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"DRAFT#{draft_id}", "DRAFT"),
+                UpdateExpression="REMOVE reminded_at",
+                ConditionExpression="reminded_at = :at",
+                ExpressionAttributeValues=self._values({":at": iso(claimed_at)}),
+            )
 
     # -- controls --------------------------------------------------------------------------
 

@@ -53,12 +53,25 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
         return ""
     seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
     if seconds < 90:
-        return "just now"
+        return "under 2 minutes"
     if seconds < 5400:
         return f"{seconds // 60} minutes"
     if seconds < 172800:
         return f"{seconds // 3600} hours"
     return f"{seconds // 86400} days"
+
+
+def _web_url(value: str | None) -> str | None:
+    """Only http(s) links become links: a feed's `javascript:` or `data:` URL stays text."""
+    from urllib.parse import urlsplit
+
+    if not value:
+        return None
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:
+        return None
+    return value if scheme in ("http", "https") else None
 
 
 def _usd(cents: int) -> str:
@@ -77,6 +90,7 @@ def _env() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["ago"] = _ago
     env.filters["usd"] = _usd
+    env.filters["web_url"] = _web_url
     return env
 
 

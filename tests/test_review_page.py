@@ -1,0 +1,107 @@
+"""The review page as HTML: hostile feed text stays text, nothing loads from elsewhere."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from markupsafe import escape
+
+from hookline.approval import Approvals
+from hookline.models import EventData
+from hookline.views import security_headers
+from tests.conftest import NOW, SIGNING_KEY, make_config
+from tests.support.drafts import LINK, add_draft, signer
+
+# Real payloads from XSS cheat sheets, each aimed at a different place in the page.
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(1)>',
+    "</textarea><script>alert(document.domain)</script>",
+    "'><iframe srcdoc='<script>alert(1)</script>'>",
+    '<a href="javascript:alert(1)">click</a>',
+    "<style>@import 'https://evil.example/x.css';</style>",
+    "<meta http-equiv=refresh content='0;url=https://evil.example'>",
+    "<base href='https://evil.example/'>",
+]
+
+
+@pytest.fixture
+def page(store, clock):
+    def render(**fields):
+        draft = add_draft(store, NOW, **fields)
+        links = signer(SIGNING_KEY)
+        return Approvals(make_config(), store, links, clock).review(
+            draft.id, links.decide_token(draft, "alex@example.org")
+        )
+
+    return render
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_feed_text_is_escaped_everywhere_it_appears(page, payload):
+    # Given a draft whose every feed-supplied field carries the payload
+    shown = page(
+        title=f"Report {payload}",
+        text=f"Report {payload} {LINK}",
+        summary=f"Summary {payload}",
+        categories=[f"Cat {payload}"],
+        reason=f"category {payload} matched",
+        kind="event",
+        event=EventData(start=NOW + timedelta(days=3), venue=f"Hall {payload}"),
+        preflight={
+            "checks": [{"ok": False, "message": f"page title is {payload}"}],
+            "final_url": f"https://x/{payload}",
+        },
+    ).html
+
+    # Then none of it is markup: each field shows the payload as text (escaped), never as a tag
+    assert payload not in shown
+    assert str(escape(payload)) in shown
+    lowered = shown.lower()
+    for tag in (
+        "<script",
+        "<img",
+        "<svg",
+        "<iframe",
+        "<meta http",
+        "<base",
+        '<a href="javascript',
+        "<style>@",
+    ):
+        assert tag not in lowered
+
+
+def test_template_syntax_in_feed_text_is_shown_not_evaluated(page):
+    shown = page(title="Report {{7*7}} {% if true %}x{% endif %}").html
+    assert "Report {{7*7}} {% if true %}x{% endif %}" in shown
+    assert "Report 49" not in shown
+
+
+def test_a_non_web_link_is_shown_as_text_never_as_a_link(page):
+    shown = page(link="javascript:alert(1)").html
+    assert 'href="javascript:' not in shown
+    assert "javascript:alert(1)" in shown
+
+
+def test_the_page_loads_nothing_from_anywhere(page):
+    shown = page().html
+    # no scripts, no external stylesheets, images, fonts or frames: only the inline, hashed style
+    assert "<script" not in shown
+    assert not re.search(r"<(link|img|iframe|object|embed|video|audio|source)\b", shown)
+    assert re.findall(r"<style>", shown) == ["<style>"]
+    assert "url(" not in shown
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in shown
+    assert '<html lang="en">' in shown
+
+
+def test_the_inline_style_is_the_one_the_csp_allows(page):
+    import base64
+    import hashlib
+
+    shown = page().html
+    css = re.search(r"<style>(.*?)</style>", shown, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in security_headers()["Content-Security-Policy"]
