@@ -126,7 +126,10 @@ class _BridgeHandler(BaseHTTPRequestHandler):
             self.command, parts.path, query=parts.query, headers=dict(self.headers.items()), body=body
         )
         try:
-            result = self.server.handler(event, LambdaContext())
+            # One request at a time, as one Lambda container serves them: the powertools
+            # resolver keeps the current event on the app object.
+            with self.server.lock:
+                result = self.server.handler(event, LambdaContext())
             status, headers, payload = to_http(result)
         except Exception as exc:  # what API Gateway does when the function crashes
             self.server.errors.append(exc)
@@ -156,6 +159,7 @@ class Bridge(ThreadingHTTPServer):
         super().__init__((host, port), _BridgeHandler)
         self.handler = handler
         self.errors: list[Exception] = []
+        self.lock = threading.Lock()
 
     @property
     def base_url(self) -> str:

@@ -1,80 +1,100 @@
 """Fifty approvers press at once: exactly one decision stands, everyone else is told who won.
 
-Each request runs in its own copy of the approvals function, as it would in its own
-Lambda container, so nothing but DynamoDB's conditional write keeps them apart.
+The requests go over HTTP to five separate processes, each running the approvals
+function behind the local API Gateway bridge, as five Lambda containers would: nothing
+but DynamoDB's conditional write keeps them apart. (Within one process, powertools
+keeps the current event on a class attribute, so one container serves one request at
+a time, exactly as Lambda does.)
 """
 
 from __future__ import annotations
 
-import importlib.util
+import multiprocessing
+import os
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from types import ModuleType
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import time_machine
 
 from hookline.models import State
 from hookline.store import StateConflict
 from tests.conftest import NOW, SIGNING_KEY
 from tests.support.drafts import add_draft, signer
-from tests.support.events import api_event, call
-from tests.support.paths import ROOT
 
 REQUESTS = 50
+CONTAINERS = 5
 
 
-def container(n: int) -> ModuleType:
-    """A fresh copy of functions/approvals/app.py: its own resolver, services and DynamoDB client."""
-    spec = importlib.util.spec_from_file_location(
-        f"approvals_container_{n}", ROOT / "functions/approvals/app.py"
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.services()  # a warm container: clients built before the rush, as after earlier requests
-    return module
+def _container(env: dict[str, str], ports: Any, stop: Any) -> None:
+    """A child process: one approvals function behind the API Gateway bridge."""
+    os.environ.update(env)
+    import functions.approvals.app as approvals
+    from local.bridge import Bridge
+
+    bridge = Bridge(approvals.lambda_handler, port=0).start()
+    ports.put(bridge.server_address[1])
+    stop.wait(120)
+    bridge.stop()
+
+
+def _post(url: str, form: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - loopback only
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
 
 
 def test_fifty_concurrent_decisions_on_one_draft_give_one_success_and_49_conflicts(lambda_env):
-    with time_machine.travel(NOW + timedelta(minutes=5), tick=True):
-        store = lambda_env.store()
-        draft = add_draft(store, NOW)
-        links = signer(SIGNING_KEY)
-        approvers = ["alex@example.org", "sam@example.org"]
-        forms = [
-            {
-                "token": links.decide_token(draft, approvers[i % 2]),
-                "action": "approve" if i % 3 else "reject",
-            }
-            for i in range(REQUESTS)
-        ]
-        containers = [container(i) for i in range(REQUESTS)]
+    now = datetime.now(UTC)
+    store = lambda_env.store()
+    draft = add_draft(store, now)
+    links = signer(SIGNING_KEY)
+    approvers = ["alex@example.org", "sam@example.org"]
+    forms = [
+        {"token": links.decide_token(draft, approvers[i % 2]), "action": "approve" if i % 3 else "reject"}
+        for i in range(REQUESTS)
+    ]
+    context = multiprocessing.get_context("spawn")
+    ports, stop = context.Queue(), context.Event()
+    env = {k: v for k, v in os.environ.items() if k.startswith(("HOOKLINE_", "AWS_", "POWERTOOLS_"))}
+    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    children = [context.Process(target=_container, args=(env, ports, stop)) for _ in range(CONTAINERS)]
+    for child in children:
+        child.start()
+    try:
+        urls = [f"http://127.0.0.1:{ports.get(timeout=60)}/drafts/{draft.id}" for _ in children]
         start = threading.Barrier(REQUESTS)
 
-        def press(i: int) -> dict[str, Any]:
-            event = api_event("POST", f"/drafts/{draft.id}", forms[i])
+        def press(i: int) -> tuple[int, str]:
             start.wait()
-            return call(containers[i], event)
+            return _post(urls[i % CONTAINERS], forms[i])
 
-        # When all fifty press at the same moment
+        # When all fifty press at the same moment, spread over five containers
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
             answers = list(pool.map(press, range(REQUESTS)))
+    finally:
+        stop.set()
+        for child in children:
+            child.join(30)
 
     # Then exactly one succeeded and every other one was told it was already decided
-    statuses = Counter(a["statusCode"] for a in answers)
+    statuses = Counter(status for status, _ in answers)
     assert statuses == {200: 1, 409: REQUESTS - 1}
-    winner = forms[next(i for i, a in enumerate(answers) if a["statusCode"] == 200)]
+    winner = forms[next(i for i, (status, _) in enumerate(answers) if status == 200)]
     final = store.get_draft(draft.id)
     assert final.state is (State.APPROVED if winner["action"] == "approve" else State.REJECTED)
     decided = "approved" if final.state is State.APPROVED else "rejected"
-    for answer in answers:
-        if answer["statusCode"] == 409:
-            assert f"This draft was already {decided} by {final.decided_by} at" in answer["body"]
+    for status, body in answers:
+        if status == 409:
+            assert f"This draft was already {decided} by {final.decided_by} at" in body
     # And the history holds exactly one decision
     assert [a.action for a in store.audit(draft.id)] == ["queued", winner["action"]]
 
