@@ -20,7 +20,7 @@ from tests.support.publishing import UNPACED, Publisher, approved, creates, me_r
 from tests.support.x import DUPLICATE, RECORDED_ME
 
 
-class Killed(BaseException):  # noqa: N818 - a stand-in for SIGKILL / the Lambda timeout
+class Killed(BaseException):
     """The process dies: no except clause of ours runs, nothing is cleaned up."""
 
 
@@ -141,7 +141,8 @@ def test_a_500_is_retried_in_a_later_run_and_posted_once(store, publisher, x_api
     # Then the retry was answered with a new post: PUBLISHED with its id, posted once
     done = store.get_draft(draft.id)
     assert done.state is State.PUBLISHED
-    assert done.post_id and done.needs_confirmation is False
+    assert done.post_id
+    assert done.needs_confirmation is False
     assert x_api.created == [draft.text]
     # And the 500's reservation was given back once X's answer showed it had not posted
     assert month_cents(store) == 20
@@ -206,7 +207,8 @@ def test_a_request_that_never_reached_x_is_retried_without_counting_as_ambiguous
 
     # Then it is posted, with its id (a later duplicate could not be mistaken for this post)
     done = store.get_draft(draft.id)
-    assert done.state is State.PUBLISHED and done.post_id
+    assert done.state is State.PUBLISHED
+    assert done.post_id
     assert done.failure is None
 
 
@@ -486,9 +488,11 @@ def test_a_publisher_killed_mid_attempt_is_taken_over_after_its_lease_and_posts_
     # else X's duplicate answer confirmed the earlier one (flagged for a person)
     assert x_api.created == [draft.text]
     if before_send:
-        assert done.post_id and not done.needs_confirmation
+        assert done.post_id
+        assert not done.needs_confirmation
     else:
-        assert done.post_id is None and done.needs_confirmation
+        assert done.post_id is None
+        assert done.needs_confirmation
 
 
 def test_a_crash_after_x_posted_but_before_the_published_write_never_posts_twice(store, config, clock, x_api):

@@ -702,7 +702,10 @@ def _finish(
             action={State.PUBLISHED: "published", State.FAILED: "failed"}.get(to, "retry later"),
             expect_attempt=attempt.id,
             changes=changes,
-            remove=["attempt", "failure"] if to is State.PUBLISHED else ["attempt"],
+            # a published draft carries no failure message from an earlier try
+            remove=["attempt", "failure"]
+            if to is State.PUBLISHED and "failure" not in changes
+            else ["attempt"],
             reason=reason,
         )
     except StateConflict:
