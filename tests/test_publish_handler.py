@@ -186,3 +186,34 @@ def test_a_lease_shorter_than_the_function_timeout_is_refused(lambda_env, x_api,
     with time_machine.travel(NOW, tick=False), pytest.raises(ValueError, match="lease"):
         run(lambda_env, timeout=90)
     assert x_api.sent == []
+
+
+def test_every_publish_alarm_watches_a_metric_the_function_emits(lambda_env, x_api, capsys):
+    # Given the alarms template.yaml defines on the publisher's own metrics
+    import os
+
+    import yaml
+
+    from local.dynamodb import _CfnLoader
+    from tests.support.paths import ROOT
+
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in template["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"].get("Namespace") == "hookline"
+    }
+    ours = {"AccountCheckFailed", "PublishFailed", "UsageCapped", "PublishNeedsConfirmation"}
+    assert ours <= set(alarms)
+
+    # When the function runs
+    with time_machine.travel(NOW, tick=False):
+        run(lambda_env)
+
+    # Then each of those metrics is emitted every run, in the namespace and dimension the alarm watches
+    out = capsys.readouterr().out
+    assert ours <= set(metrics_of(out))
+    blob = json.loads(next(line for line in out.splitlines() if '"_aws"' in line))
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    for name in ours:
+        assert alarms[name]["Dimensions"] == [{"Name": "service", "Value": blob["service"]}]
