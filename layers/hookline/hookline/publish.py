@@ -384,18 +384,20 @@ def _account_failed(
 # -- publishing --------------------------------------------------------------------------
 
 
+def _is_due(draft: Draft | None, now: datetime) -> bool:
+    return bool(
+        draft
+        and draft.state is State.APPROVED
+        and not (draft.not_before and draft.not_before > now)
+        # an event that started is expired by expire_due, and never posted even if that write lost a race
+        and not (draft.event and draft.event.start <= now)
+    )
+
+
 def _due(store: Store, config: Config, now: datetime) -> list[Draft]:
-    due = []
-    for listed in store.drafts_in(State.APPROVED):
-        draft = store.find_draft(listed.id)  # the index lags; decide on the item itself
-        if not draft or draft.state is not State.APPROVED:
-            continue
-        if draft.not_before and draft.not_before > now:
-            continue
-        if draft.event and draft.event.start <= now:
-            continue  # expired by expire_due; never posted, even if that write lost a race
-        due.append(draft)
-    return publish_order(due, config, now)
+    """Approved drafts in publishing order, as the (lagging) index lists them; each is read
+    again, consistently, just before it is tried."""
+    return publish_order([d for d in store.drafts_in(State.APPROVED) if _is_due(d, now)], config, now)
 
 
 def publish_due(
@@ -450,10 +452,13 @@ def publish_due(
 
     price = cents(config.pacing.price_per_post_usd)
     refusals = 0
-    for draft in candidates:
+    for listed in candidates:
         if time_left is not None and time_left() < ATTEMPT_SECONDS:
             report.waiting = "the run's time is nearly up; the next run carries on"
             break
+        draft = store.find_draft(listed.id)  # the index lags the item: decide on the item itself
+        if draft is None or not _is_due(draft, now):
+            continue
         month, day = periods(config, now)
         try:
             store.reserve_post(
