@@ -651,3 +651,16 @@ def test_nothing_due_means_no_x_request_at_all(store, publisher, x_api):
     # Then X was not asked anything (each request costs)
     assert x_api.sent == []
     assert me_requests(x_api) == 0
+
+
+def test_a_rate_limit_reset_far_in_the_future_holds_publishing_for_a_day_at_most(store, publisher, x_api):
+    # Given X's 429 names a reset a year away (a garbled header)
+    approved(store, "Report under a strange limit", at=NOW - timedelta(hours=1))
+    far = NOW + timedelta(days=365)
+    x_api.then((429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": str(int(far.timestamp()))}))
+
+    # When the publisher runs
+    publisher.run()
+
+    # Then publishing waits a day, not a year
+    assert store.hold_state().until == NOW + timedelta(hours=24)

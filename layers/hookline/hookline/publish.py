@@ -61,6 +61,7 @@ RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)
 MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
 MAX_REFUSALS_PER_RUN = 2  # X refusing post after post is likely not the posts' fault
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
+RATE_LIMIT_LONGEST = timedelta(hours=24)
 # Longest an attempt can take: connect + read timeouts, plus the DynamoDB writes around it.
 ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 7
 WRITE_TRIES = 4
@@ -556,7 +557,8 @@ def _attempt(
         ambiguous = isinstance(exc, Ambiguous)
         return _transient(store, config, claimed, attempt, now, report, str(exc), ambiguous=ambiguous)
     except RateLimited as exc:
-        until = max(exc.reset_at or now + RATE_LIMIT_FALLBACK, now)
+        # x-rate-limit-reset is X's word, but a garbled one must not stop publishing for weeks
+        until = min(max(exc.reset_at or now + RATE_LIMIT_FALLBACK, now), now + RATE_LIMIT_LONGEST)
         reason = f"{exc}; posting resumes after {iso(until)}"
         if finish(State.APPROVED, {"not_before": iso(until), "failure": str(exc)}, reason):
             report.retrying.append(draft.id)
