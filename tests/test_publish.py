@@ -262,9 +262,9 @@ def test_another_403_fails_the_draft_and_a_person_can_retry_it(store, config, cl
 
     signer = LinkSigner([SIGNING_KEY], timedelta(days=7), "https://approve.example.org")
     approvals = Approvals(config, store, signer, clock)
-    token = signer.decide_token(draft.id, "alex@example.org")
+    token = signer.decide_token(failed, "alex@example.org")
     page = approvals.review(draft.id, token).html
-    assert "X refused this post: This post violates our rules." in page
+    assert "X refused this post:</strong> This post violates our rules." in page
     assert 'value="retry"' in page
 
     # When the approver presses retry, and the publisher runs
@@ -307,8 +307,9 @@ def test_a_rate_limit_waits_until_x_rate_limit_reset(store, publisher, x_api, cl
     waiting = store.get_draft(draft.id)
     assert (waiting.state, waiting.not_before) == (State.APPROVED, reset)
     assert waiting.ambiguous_attempts == []
-    hold = store.hold_state()
-    assert (hold.kind, hold.until) == ("rate-limit", reset)
+    limit = store.limit_state()
+    assert (limit.kind, limit.until) == ("rate-limit", reset)
+    assert store.hold_state() is None  # not an account problem: the review page says nothing of it
     assert report.held_kind == "rate-limit"
     assert month_cents(store) == 0
 
@@ -321,9 +322,9 @@ def test_a_rate_limit_waits_until_x_rate_limit_reset(store, publisher, x_api, cl
     clock.now = reset
     publisher.run()
 
-    # Then the post goes out and the hold is gone
+    # Then the post goes out and the limit is gone
     assert store.get_draft(draft.id).state is State.PUBLISHED
-    assert store.hold_state() is None
+    assert store.limit_state() is None
 
 
 @pytest.mark.parametrize(
@@ -355,10 +356,10 @@ def test_a_spent_usage_cap_stops_posting_for_the_day_with_an_alert(store, publis
     assert report.usage_capped is True
     assert len(creates(x_api)) == 1
     assert [store.get_draft(d.id).state for d in (first, second)] == [State.APPROVED] * 2
-    hold = store.hold_state()
-    assert hold.kind == "usage-cap"
-    assert hold.until == NOW.replace(hour=0) + timedelta(days=1)  # midnight in London (GMT in November)
-    assert "nothing more is posted today" in hold.reason
+    limit = store.limit_state()
+    assert limit.kind == "usage-cap"
+    assert limit.until == NOW.replace(hour=0) + timedelta(days=1)  # midnight in London (GMT in November)
+    assert "nothing more is posted today" in limit.reason
 
     # When later runs come the same day
     clock.advance(hours=5)
@@ -663,4 +664,4 @@ def test_a_rate_limit_reset_far_in_the_future_holds_publishing_for_a_day_at_most
     publisher.run()
 
     # Then publishing waits a day, not a year
-    assert store.hold_state().until == NOW + timedelta(hours=24)
+    assert store.limit_state().until == NOW + timedelta(hours=24)

@@ -32,7 +32,8 @@ def services() -> Services:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
     summary = publish(s, context)
-    # Other scheduled work of this function goes below, each in its own clearly separated call.
+    summary["reminded"] = remind(s)
+    logger.info("publish run finished", extra=summary)
     return summary
 
 
@@ -62,10 +63,7 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
         logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
     elif report.usage_capped:
         logger.error("publishing held for the day: X usage cap", extra={"reason": report.held})
-    summary = report.summary()
-    summary["reminded"] = remind(s)
-    logger.info("publish run finished", extra=summary)
-    return summary
+    return report.summary()
 
 
 # -- reminders (owned by the approval stage; kept apart from publishing on purpose) -----------

@@ -426,13 +426,13 @@ def publish_due(
     if pause.paused:
         report.hold("paused", f"paused by {pause.by}: {pause.reason}")
         return report
-    hold = store.hold_state()
-    if hold and hold.until:
-        if hold.until > now:
-            report.hold(hold.kind, hold.reason)
+    limit = store.limit_state()
+    if limit and limit.until:
+        if limit.until > now:
+            report.hold(limit.kind, limit.reason)
             return report
-        store.clear_hold([hold.kind], before=now)
-        hold = None
+        store.clear_limit(before=now)
+    hold = store.hold_state()
     if not in_window(config, now):
         report.waiting = "outside the publish window"
         return report
@@ -562,15 +562,15 @@ def _attempt(
         reason = f"{exc}; posting resumes after {iso(until)}"
         if finish(State.APPROVED, {"not_before": iso(until), "failure": str(exc)}, reason):
             report.retrying.append(draft.id)
-        store.set_hold("rate-limit", reason, now=now, until=until)
+        store.set_limit("rate-limit", reason, now=now, until=until)
         report.hold("rate-limit", reason)
         return Outcome.STOP
     except UsageCapped as exc:
         until = _next_midnight(config, now)
         reason = f"{exc}; nothing more is posted today (until {iso(until)})"
-        if finish(State.APPROVED, {"failure": str(exc)}, reason):
+        if finish(State.APPROVED, {"not_before": iso(until), "failure": str(exc)}, reason):
             report.retrying.append(draft.id)
-        store.set_hold("usage-cap", reason, now=now, until=until)
+        store.set_limit("usage-cap", reason, now=now, until=until)
         report.hold("usage-cap", reason)
         report.usage_capped = True
         log.error("X usage cap reached: publishing stops for the day", extra={"until": iso(until)})

@@ -10,7 +10,7 @@ One table holds everything (see template.yaml for its key schema):
   DRAFT#<id>            DRAFT                  the draft; `state`/`state_at` feed the ByState index
   DRAFT#<id>            AUDIT#<time>#<version> one transition: who, when, what changed
   DRAFT#<id>            NOTIFIED#<channel>     a notification went out (idempotent per approver)
-  CONTROL               PAUSE | ACCOUNT | LAST_POST | HOLD
+  CONTROL               PAUSE | ACCOUNT | LAST_POST | HOLD | LIMIT
   PACE#<yyyy-mm>        MONTH                  spend reserved this month (cents), posts
   PACE#<yyyy-mm-dd>     DAY                    posts reserved today
 
@@ -103,8 +103,9 @@ class MonthSpend:
 class Hold:
     """Publishing stopped by the publisher itself (not the pause switch), and why.
 
-    `kind` is "account" or "credentials" (held until the account check passes again), or
-    "usage-cap" / "rate-limit" (held `until` a time). The review page shows `reason`.
+    CONTROL/HOLD: `kind` "account" or "credentials", until the account check passes again
+    (the review page shows its `reason`). CONTROL/LIMIT: "usage-cap" or "rate-limit",
+    `until` a time.
     """
 
     kind: str
@@ -644,8 +645,8 @@ class Store:
     def delete_control(self, name: str) -> None:
         self.client.delete_item(TableName=self.table, Key=self._key("CONTROL", name))
 
-    def hold_state(self) -> Hold | None:
-        item = self.get_control("HOLD")
+    def _hold(self, sk: str) -> Hold | None:
+        item = self.get_control(sk)
         if not item:
             return None
         return Hold(
@@ -655,47 +656,47 @@ class Store:
             until=parse_iso(item["until"]) if item.get("until") else None,
         )
 
-    def set_hold(self, kind: str, reason: str, *, now: datetime, until: datetime | None = None) -> bool:
-        """Hold all publishing. A timed hold never replaces an untimed one (a credentials problem
-        outlasts a rate limit); returns False when it did not."""
-        item = self._item(
-            {
-                "pk": "CONTROL",
-                "sk": "HOLD",
-                "kind": kind,
-                "reason": reason[:1000],
-                "at": iso(now),
-                "until": iso(until) if until else None,
-            }
-        )
-        if until is None:
-            self.client.put_item(TableName=self.table, Item=item)
-            return True
+    def hold_state(self) -> Hold | None:
+        """The account hold (CONTROL/HOLD): the credentials are not the corporate account's, or
+        cannot be used. The review page shows its reason."""
+        return self._hold("HOLD")
+
+    def set_hold(self, kind: str, reason: str, *, now: datetime) -> None:
+        self.put_control("HOLD", {"kind": kind, "reason": reason[:1000], "at": iso(now)})
+
+    def clear_hold(self, kinds: Iterable[str]) -> bool:
+        """Lift the account hold if it is of one of `kinds`; False when there was none."""
+        values: dict[str, Any] = {f":k{i}": k for i, k in enumerate(kinds)}
         try:
-            self.client.put_item(
+            self.client.delete_item(
                 TableName=self.table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR attribute_exists(#until)",
-                ExpressionAttributeNames={"#until": "until"},
+                Key=self._key("CONTROL", "HOLD"),
+                ConditionExpression=f"#kind IN ({', '.join(values)})",
+                ExpressionAttributeNames={"#kind": "kind"},
+                ExpressionAttributeValues=self._values(values),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
-    def clear_hold(self, kinds: Iterable[str], *, before: datetime | None = None) -> bool:
-        """Lift a hold of one of `kinds` (a timed one only once `before` is past its end)."""
-        values: dict[str, Any] = {f":k{i}": k for i, k in enumerate(kinds)}
-        condition = f"#kind IN ({', '.join(values)})"
-        if before is not None:
-            condition += " AND #until <= :before"
-            values[":before"] = iso(before)
+    def limit_state(self) -> Hold | None:
+        """X's own limit (CONTROL/LIMIT): a rate limit or a spent usage cap, `until` a time."""
+        return self._hold("LIMIT")
+
+    def set_limit(self, kind: str, reason: str, *, now: datetime, until: datetime) -> None:
+        self.put_control(
+            "LIMIT", {"kind": kind, "reason": reason[:1000], "at": iso(now), "until": iso(until)}
+        )
+
+    def clear_limit(self, *, before: datetime) -> bool:
+        """Remove a limit that has run out by `before` (never one set again meanwhile)."""
         try:
             self.client.delete_item(
                 TableName=self.table,
-                Key=self._key("CONTROL", "HOLD"),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#kind": "kind", **({"#until": "until"} if before else {})},
-                ExpressionAttributeValues=self._values(values),
+                Key=self._key("CONTROL", "LIMIT"),
+                ConditionExpression="#until <= :before",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues=self._values({":before": iso(before)}),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
