@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,7 +62,6 @@ RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
 RATE_LIMIT_LONGEST = timedelta(hours=24)
 # Longest an attempt can take: connect + read timeouts, plus the DynamoDB writes around it.
 ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 7
-WRITE_TRIES = 4
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -140,29 +137,9 @@ def _next_midnight(config: Config, now: datetime) -> datetime:
     return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
 
 
-# -- writes that may meet a concurrent transaction -----------------------------------------
-
-
-def _transaction_conflict(exc: Exception) -> bool:
-    """DynamoDB cancelled a transaction because another one touched the item at the same
-    moment: nothing was checked or written, so trying again is safe."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return False
-    return any(r.get("Code") == "TransactionConflict" for r in response.get("CancellationReasons", []))
-
-
 def _transition(store: Store, draft: Draft, to: State, **kwargs: Any) -> Draft:
-    for attempt in range(WRITE_TRIES):
-        try:
-            return store.transition(draft, to, actor=ACTOR, **kwargs)
-        except StateConflict:
-            raise
-        except Exception as exc:
-            if not _transaction_conflict(exc) or attempt == WRITE_TRIES - 1:
-                raise
-            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # noqa: S311 - jitter, not crypto
-    raise AssertionError("unreachable")  # pragma: no cover
+    # store.transition is conditional and retries DynamoDB's TransactionConflict itself.
+    return store.transition(draft, to, actor=ACTOR, **kwargs)
 
 
 def _attempts_json(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
