@@ -31,23 +31,39 @@ def services() -> Services:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
-    report = publish_due(
-        s.store, s.poster, s.config, s.clock(), lease=timedelta(seconds=s.settings.lease_seconds)
-    )
-    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(report.published))
-    metrics.add_metric(name="PublishFailed", unit=MetricUnit.Count, value=len(report.failed))
-    metrics.add_metric(name="PublishRetrying", unit=MetricUnit.Count, value=len(report.retrying))
-    metrics.add_metric(name="DraftsExpired", unit=MetricUnit.Count, value=len(report.expired))
-    metrics.add_metric(name="SpendCents", unit=MetricUnit.Count, value=report.spend_cents)
-    metrics.add_metric(
-        name="AccountCheckFailed", unit=MetricUnit.Count, value=1 if report.account_problem else 0
-    )
-    if report.account_problem:
-        logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
-    summary = report.summary()
+    summary = publish(s, context)
     summary["reminded"] = remind(s)
     logger.info("publish run finished", extra=summary)
     return summary
+
+
+def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
+    """The publish run. Anything unforeseen raises: the invocation fails into the dead-letter
+    queue and the errors alarm, and the draft state machine makes the next run safe."""
+    report = publish_due(
+        s.store,
+        s.poster,
+        s.config,
+        s.clock(),
+        lease=timedelta(seconds=s.settings.lease_seconds),
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+    count = MetricUnit.Count
+    metrics.add_metric(name="Published", unit=count, value=len(report.published))
+    metrics.add_metric(name="PublishNeedsConfirmation", unit=count, value=len(report.needs_confirmation))
+    metrics.add_metric(name="PublishFailed", unit=count, value=len(report.failed))
+    metrics.add_metric(name="PublishRetrying", unit=count, value=len(report.retrying))
+    metrics.add_metric(name="PublishRecovered", unit=count, value=len(report.recovered))
+    metrics.add_metric(name="DraftsExpired", unit=count, value=len(report.expired))
+    metrics.add_metric(name="PublishHeld", unit=count, value=1 if report.held else 0)
+    metrics.add_metric(name="SpendCents", unit=count, value=report.spend_cents)
+    metrics.add_metric(name="AccountCheckFailed", unit=count, value=1 if report.account_problem else 0)
+    metrics.add_metric(name="UsageCapped", unit=count, value=1 if report.usage_capped else 0)
+    if report.account_problem:
+        logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
+    elif report.usage_capped:
+        logger.error("publishing held for the day: X usage cap", extra={"reason": report.held})
+    return report.summary()
 
 
 # -- reminders (owned by the approval stage; kept apart from publishing on purpose) -----------

@@ -66,7 +66,10 @@ class XFake:
     user_id: str = RECORDED_ME["id"]
     username: str = RECORDED_ME["username"]
     script: deque[Any] = field(default_factory=deque)  # what X answers to the next create requests
+    me_script: deque[Any] = field(default_factory=deque)  # what X answers to the next get_me requests
     sent: list[Sent] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # texts X actually created (like the account timeline)
+    dedupe: bool = True  # like X: a text already created is refused with 403 duplicate content
     next_id: int = int(RECORDED_CREATE["body"]["data"]["id"])
 
     def __post_init__(self) -> None:
@@ -78,9 +81,16 @@ class XFake:
         """Texts of create requests that reached X (including ones whose answer was lost)."""
         return [s.body["text"] for s in self.sent if s.url.endswith("/2/tweets") and s.body]
 
+    def me_then(self, *outcomes: Any) -> XFake:
+        """Queue answers to get_me: "timeout", "unreachable" or (status, body, headers)."""
+        self.me_script.extend(outcomes)
+        return self
+
     def then(self, *outcomes: Any) -> XFake:
-        """Queue answers: "ok", "duplicate", "timeout" (after X received it), "unreachable"
-        (never sent), "reset" (connection dropped after sending), or (status, body, headers)."""
+        """Queue answers: "ok", "duplicate", "timeout" (X received and created it, the answer is
+        lost), "unreachable" (never sent), "reset" (connection dropped after X created it), or
+        (status, body, headers). Unscripted requests get "ok", or the duplicate answer when X
+        already created that text (`dedupe`)."""
         self.script.extend(outcomes)
         return self
 
@@ -97,7 +107,15 @@ class XFake:
         )
 
     def _me(self, request: Any) -> tuple[int, dict[str, str], str]:
+        outcome = self.me_script.popleft() if self.me_script else "ok"
+        if outcome == "unreachable":
+            raise requests.exceptions.ConnectionError("NewConnectionError: Connection refused")
         self._record(request)
+        if outcome == "timeout":
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=10.0)")
+        if isinstance(outcome, tuple):
+            status, body, headers = (*outcome, {})[:3]
+            return status, {"content-type": "application/json", **headers}, json.dumps(body)
         data = {**RECORDED_ME, "id": self.user_id, "username": self.username}
         return 200, {"content-type": "application/json; charset=utf-8"}, json.dumps({"data": data})
 
@@ -106,17 +124,20 @@ class XFake:
         if outcome == "unreachable":
             raise requests.exceptions.ConnectionError("NewConnectionError: Connection refused")
         self._record(request)
-        if outcome == "timeout":
-            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=10.0)")
-        if outcome == "reset":
+        text = json.loads(request.body)["text"]
+        if outcome in ("timeout", "reset"):
+            # X received it and created the post; only the answer is lost.
+            self.created.append(text)
+            if outcome == "timeout":
+                raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=10.0)")
             raise requests.exceptions.ConnectionError("Connection aborted: ConnectionResetError(104)")
-        if outcome == "duplicate":
+        if outcome == "duplicate" or (outcome == "ok" and self.dedupe and text in self.created):
             return 403, {"content-type": "application/json"}, json.dumps(DUPLICATE)
         if isinstance(outcome, tuple):
             status, body, headers = (*outcome, {})[:3]
             return status, {"content-type": "application/json", **headers}, json.dumps(body)
         self.next_id += 1
-        text = json.loads(request.body)["text"]
+        self.created.append(text)
         headers = {k: v[0] for k, v in RECORDED_CREATE["headers"].items() if k.startswith("x-rate-limit")}
         body = {"data": {"id": str(self.next_id), "text": text}}
         return RECORDED_CREATE["status"], {"content-type": "application/json", **headers}, json.dumps(body)

@@ -185,13 +185,31 @@ class Window(_Model):
         return self
 
 
+class PublishWindow(Window):
+    """When posts may go out; the timezone defaults to the organisation's."""
+
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        return Organisation._known_timezone(value)
+
+
 class Pacing(_Model):
-    window: Window = Field(default_factory=Window)
+    window: PublishWindow = Field(default_factory=PublishWindow)
     min_spacing_minutes: int = Field(default=60, ge=0)
-    daily_cap: int = Field(default=4, ge=0)
+    daily_cap: int = Field(
+        default=4, ge=0, description="posts per day (the window's timezone); 0 posts nothing"
+    )
     monthly_spend_cap_usd: float = Field(default=20.0, ge=0)
     price_per_post_usd: float = Field(default=0.20, ge=0, description="X's price for a post with a link")
     event_priority_hours: int = Field(default=48, ge=0)
+
+    def tz(self, organisation: Organisation) -> ZoneInfo:
+        return ZoneInfo(self.window.timezone) if self.window.timezone else organisation.tz
 
 
 class Approval(_Model):

@@ -132,6 +132,7 @@ class Draft(BaseModel):
     reminded_at: datetime | None = None
     attempt: Attempt | None = None
     ambiguous_attempts: list[Attempt] = Field(default_factory=list)
+    retries: int = 0  # transient X failures in a row (ambiguous or not sent); reset when given up
     not_before: datetime | None = None
     post_id: str | None = None
     post_url: str | None = None

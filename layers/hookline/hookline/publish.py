@@ -1,17 +1,29 @@
 """Publish approved drafts: corporate account only, exactly once, within pace and budget.
 
-Exactly once rests on the draft state machine: a draft is claimed APPROVED ->
-PUBLISHING with an attempt id by a conditional write, so two publishers can never
-both post it. When X's answer is lost (timeout, reset, 5xx), the attempt is
+Exactly once rests on the draft state machine. A draft is claimed APPROVED ->
+PUBLISHING with a fresh attempt id by a conditional write, so two publishers can
+never both post it, and only the holder of that attempt id can record its outcome.
+When X's answer is lost (read timeout, reset connection, 5xx) the attempt is
 recorded as ambiguous and the draft goes back to APPROVED with a not-before time;
-the retry posts the same text, and X's "duplicate content" answer then proves the
-first attempt went out.
+the retry posts the very same text, and X's "duplicate content" answer then proves
+the first attempt went out. A publisher that dies mid-attempt leaves its lease
+behind; once the lease is older than the function can live, the next run takes
+the draft over the same way.
+
+Spend, the daily slot and the spacing are reserved in one DynamoDB transaction
+before X is called, and given back when X refused (it bills only what it posts),
+so publishers running at once cannot overspend.
+
+Nothing posts unless the credentials in use were checked, within the last few
+hours, to belong to the configured corporate account (`check_account`).
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +33,14 @@ from hookline.config import Config
 from hookline.models import Attempt, Draft, State
 from hookline.store import PaceRefused, StateConflict, Store
 from hookline.xapi import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
     Ambiguous,
+    CredentialsError,
     Duplicate,
     NotSent,
     Poster,
     RateLimited,
-    Refused,
     Unauthorized,
     UsageCapped,
     XError,
@@ -36,30 +50,52 @@ from hookline.xapi import (
 log = logging.getLogger(__name__)
 
 ACTOR = "publisher"
+# A passed account check is trusted this long (and only for the same tokens and user id).
 ACCOUNT_CHECK_MAX_AGE = timedelta(hours=3)
+# A failed check is not repeated sooner (each is an X request), unless the secret changed.
+ACCOUNT_RECHECK_AFTER_FAILURE = timedelta(minutes=15)
+ACCOUNT_HOLDS = ("account", "credentials")
 RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-MAX_AMBIGUOUS_RETRIES = 5
+MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
+MAX_REFUSALS_PER_RUN = 2  # X refusing post after post is likely not the posts' fault
+RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
+RATE_LIMIT_LONGEST = timedelta(hours=24)
+# Longest an attempt can take: connect + read timeouts, plus the DynamoDB writes around it.
+ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 7
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass
 class PublishReport:
     published: list[str] = field(default_factory=list)
+    needs_confirmation: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
-    held: str | None = None
+    recovered: list[str] = field(default_factory=list)
+    held: str | None = None  # publishing stopped: paused, account/credentials, usage cap, rate limit
+    held_kind: str | None = None
+    waiting: str | None = None  # the ordinary reasons nothing (more) went out: window, spacing, caps
     account_problem: str | None = None
+    usage_capped: bool = False
     spend_cents: int = 0
+
+    def hold(self, kind: str, reason: str) -> None:
+        self.held_kind, self.held = kind, reason
 
     def summary(self) -> dict[str, Any]:
         return {
             "published": len(self.published),
+            "needs_confirmation": len(self.needs_confirmation),
             "failed": len(self.failed),
             "retrying": len(self.retrying),
             "expired": len(self.expired),
+            "recovered": len(self.recovered),
             "held": self.held,
+            "held_kind": self.held_kind,
+            "waiting": self.waiting,
             "account_problem": self.account_problem,
+            "usage_capped": self.usage_capped,
             "spend_cents": self.spend_cents,
         }
 
@@ -70,142 +106,276 @@ def cents(usd: float) -> int:
 
 def in_window(config: Config, now: datetime) -> bool:
     window = config.pacing.window
-    local = now.astimezone(config.organisation.tz)
+    local = now.astimezone(config.pacing.tz(config.organisation))
     return WEEKDAY_NAMES[local.weekday()] in window.days and window.start <= local.time() < window.end
+
+
+def periods(config: Config, now: datetime) -> tuple[str, str]:
+    """The month (organisation's timezone, as the review page shows spend) and the day (the
+    publish window's timezone) a post made now counts against."""
+    month = now.astimezone(config.organisation.tz).strftime("%Y-%m")
+    day = now.astimezone(config.pacing.tz(config.organisation)).strftime("%Y-%m-%d")
+    return month, day
 
 
 def publish_order(drafts: list[Draft], config: Config, now: datetime) -> list[Draft]:
     """Events starting within the priority horizon first, soonest first; then approval order."""
     horizon = now + timedelta(hours=config.pacing.event_priority_hours)
 
-    def key(d: Draft) -> tuple[int, str]:
+    def key(d: Draft) -> tuple[int, str, str]:
         if d.event and d.event.start <= horizon:
-            return (0, iso(d.event.start))
-        return (1, iso(d.approved_at or d.state_at))
+            return (0, iso(d.event.start), d.id)
+        return (1, iso(d.approved_at or d.state_at), d.id)
 
     return sorted(drafts, key=key)
 
 
-# -- housekeeping ------------------------------------------------------------------------
+def _next_midnight(config: Config, now: datetime) -> datetime:
+    tz = config.pacing.tz(config.organisation)
+    local = now.astimezone(tz)
+    tomorrow = (local + timedelta(days=1)).date()
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
+
+
+def _transition(store: Store, draft: Draft, to: State, **kwargs: Any) -> Draft:
+    # store.transition is conditional and retries DynamoDB's TransactionConflict itself.
+    return store.transition(draft, to, actor=ACTOR, **kwargs)
+
+
+def _attempts_json(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
+    return [a.model_dump(mode="json") for a in attempts]
+
+
+# -- housekeeping: runs even while paused or held -----------------------------------------
 
 
 def expire_due(store: Store, config: Config, now: datetime, report: PublishReport) -> None:
-    """Pending drafts past their time, and drafts whose event has started, expire."""
+    """Pending drafts past their time, and drafts whose event has started, expire.
+
+    This runs while publishing is paused too, so resuming publishes nothing that went
+    stale meanwhile.
+    """
+    max_pending = timedelta(days=config.approval.expire_after_days)
     for state in (State.PENDING, State.APPROVED):
         for draft in store.drafts_in(state):
-            why = None
-            if draft.event and draft.event.start <= now:
-                why = "the event has started"
-            elif state is State.PENDING and draft.expires_at and draft.expires_at <= now:
-                why = f"nobody decided within {config.approval.expire_after_days:g} days"
+            why = _expiry(draft, now, max_pending, config)
             if not why:
                 continue
+            if draft.ambiguous_attempts:
+                why += (
+                    f"; an earlier attempt may have reached X, check @{config.account.bare_handle} "
+                    "for this post"
+                )
             try:
-                store.transition(draft, State.EXPIRED, actor=ACTOR, action="expire", reason=why)
+                _transition(store, draft, State.EXPIRED, action="expire", reason=why)
                 report.expired.append(draft.id)
             except StateConflict:
-                continue  # someone decided meanwhile; their decision stands
+                continue  # someone decided or a publisher claimed it meanwhile; that stands
+
+
+def _expiry(draft: Draft, now: datetime, max_pending: timedelta, config: Config) -> str | None:
+    if draft.event and draft.event.start <= now:
+        return "the event has started"
+    if draft.state is State.PENDING:
+        deadline = draft.expires_at or draft.created_at + max_pending
+        if deadline <= now:
+            return f"nobody decided within {config.approval.expire_after_days:g} days"
+    return None
+
+
+def recover_stale(
+    store: Store, config: Config, now: datetime, lease: timedelta, report: PublishReport
+) -> None:
+    """Take over PUBLISHING drafts whose publisher died mid-attempt (its lease outlived any run).
+
+    Nobody knows whether X posted, so the attempt counts as ambiguous: the retry posts the
+    same text and X's duplicate answer tells.
+    """
+    for listed in store.drafts_in(State.PUBLISHING):
+        draft = store.find_draft(listed.id)  # the index lags; decide on the item itself
+        if not draft or draft.state is not State.PUBLISHING or draft.attempt is None:
+            continue
+        if draft.attempt.started_at > now - lease:
+            continue  # a live attempt: never touched
+        stale = draft.attempt.model_copy(
+            update={"outcome": "lease expired: the publisher stopped mid-attempt"}
+        )
+        retries = draft.retries + 1
+        try:
+            if retries >= MAX_RETRIES:
+                _transition(
+                    store,
+                    draft,
+                    State.FAILED,
+                    action="failed",
+                    expect_attempt=draft.attempt.id,
+                    changes={
+                        "ambiguous_attempts": _attempts_json([*draft.ambiguous_attempts, stale]),
+                        "retries": 0,
+                        "failure": _gave_up(config, retries, "the publisher stopped mid-attempt", True),
+                    },
+                    remove=["attempt"],
+                    reason="the previous attempt's lease expired, and retries are spent",
+                )
+                report.failed.append(draft.id)
+            else:
+                _transition(
+                    store,
+                    draft,
+                    State.APPROVED,
+                    action="take over",
+                    expect_attempt=draft.attempt.id,
+                    changes={
+                        "ambiguous_attempts": _attempts_json([*draft.ambiguous_attempts, stale]),
+                        "retries": retries,
+                        "not_before": iso(now),
+                    },
+                    remove=["attempt"],
+                    reason="the previous attempt's lease expired; whether X posted it is unknown",
+                )
+                report.recovered.append(draft.id)
+        except StateConflict:
+            continue  # the attempt finished, or another publisher took it over first
+
+
+def _gave_up(config: Config, tries: int, last: str, maybe_posted: bool) -> str:
+    text = f"X failed {tries} times in a row (last: {last})"
+    if maybe_posted:
+        text += (
+            f". An attempt may have reached X: check @{config.account.bare_handle} before retrying "
+            "(a retry of a post that went out is recognised as a duplicate, not posted twice)"
+        )
+    return text
 
 
 # -- the account guard -------------------------------------------------------------------
 
 
 class AccountHeld(Exception):
-    pass
+    """The credentials are not the corporate account's, or cannot be used: nothing posts."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(reason)
 
 
-def check_account(store: Store, poster: Poster, config: Config, now: datetime) -> None:
-    """The credentials must belong to the configured corporate account, or nothing posts.
+class AccountUnchecked(Exception):
+    """X could not be asked (unreachable, rate limited): nothing posts this run."""
 
-    The result is cached in the table so a cold start does not spend an X request.
+
+def check_account(store: Store, poster: Poster, config: Config, now: datetime) -> str:
+    """The credentials in use must belong to the configured corporate account, or nothing posts.
+
+    The result is cached in the table (for these exact tokens and this user id), so a cold
+    start does not spend an X request; it is renewed after ACCOUNT_CHECK_MAX_AGE. Returns the
+    checked credentials' id: the poster keeps using exactly those until asked again.
     """
+    expected = config.account.user_id
+    try:
+        credentials = poster.credentials_id()
+    except CredentialsError as exc:
+        problem = f"the X credentials cannot be used: {exc}; nothing will be posted"
+        _account_failed(store, now, kind="credentials", problem=problem, credentials=None, expected=expected)
+        raise AccountHeld("credentials", problem) from None
+
     cached = store.get_control("ACCOUNT")
-    hold = store.get_control("HOLD")
-    if (
-        cached
-        and not hold
-        and cached.get("ok")
-        and cached.get("user_id") == config.account.user_id
-        and now - parse_iso(cached["checked_at"]) < ACCOUNT_CHECK_MAX_AGE
-    ):
-        return
+    hold = store.hold_state()
+    if cached and cached.get("credentials_id") == credentials and cached.get("expected") == expected:
+        age = now - parse_iso(cached["checked_at"])
+        if cached.get("ok") and age < ACCOUNT_CHECK_MAX_AGE and not (hold and hold.kind in ACCOUNT_HOLDS):
+            return credentials
+        if not cached.get("ok") and age < ACCOUNT_RECHECK_AFTER_FAILURE:
+            kind, problem = str(cached.get("kind") or "account"), str(cached.get("problem"))
+            if not hold or hold.kind not in ACCOUNT_HOLDS:
+                store.set_hold(kind, problem, now=now)
+            raise AccountHeld(kind, problem)
+
     try:
         me = poster.whoami()
     except Unauthorized as exc:
-        _hold(store, now, f"X rejected the credentials: {exc}")
-        raise AccountHeld(str(exc)) from None
-    if me.user_id != config.account.user_id:
+        problem = f"{exc}; nothing will be posted until the credentials are fixed"
+        _account_failed(
+            store, now, kind="credentials", problem=problem, credentials=credentials, expected=expected
+        )
+        raise AccountHeld("credentials", problem) from None
+    except XError as exc:
+        raise AccountUnchecked(f"could not check the X account: {exc}") from None
+    if me.user_id != expected:
         problem = (
             f"the X credentials belong to @{me.username} (user id {me.user_id}), not the corporate account "
-            f"@{config.account.bare_handle} (user id {config.account.user_id}); nothing will be posted"
+            f"@{config.account.bare_handle} (user id {expected}); nothing will be posted"
         )
-        store.put_control(
-            "ACCOUNT",
-            {
-                "ok": False,
-                "user_id": me.user_id,
-                "username": me.username,
-                "checked_at": iso(now),
-                "problem": problem,
-            },
+        _account_failed(
+            store,
+            now,
+            kind="account",
+            problem=problem,
+            credentials=credentials,
+            expected=expected,
+            seen=(me.user_id, me.username),
         )
-        _hold(store, now, problem)
-        raise AccountHeld(problem)
+        raise AccountHeld("account", problem)
     store.put_control(
-        "ACCOUNT", {"ok": True, "user_id": me.user_id, "username": me.username, "checked_at": iso(now)}
+        "ACCOUNT",
+        {
+            "ok": True,
+            "expected": expected,
+            "user_id": me.user_id,
+            "username": me.username,
+            "credentials_id": credentials,
+            "checked_at": iso(now),
+        },
     )
-    if hold:
-        store.delete_control("HOLD")
-        log.info("publishing resumed: the account check passes again")
+    if store.clear_hold(ACCOUNT_HOLDS):
+        log.warning("publishing resumed: the account check passes again", extra={"user_id": me.user_id})
+    return credentials
 
 
-def _hold(store: Store, now: datetime, reason: str) -> None:
-    log.error("publishing held", extra={"reason": reason})
-    store.put_control("HOLD", {"reason": reason, "at": iso(now)})
+def _account_failed(
+    store: Store,
+    now: datetime,
+    *,
+    kind: str,
+    problem: str,
+    credentials: str | None,
+    expected: str,
+    seen: tuple[str, str] | None = None,
+) -> None:
+    log.error("publishing held", extra={"kind": kind, "reason": problem})
+    store.put_control(
+        "ACCOUNT",
+        {
+            "ok": False,
+            "kind": kind,
+            "expected": expected,
+            "credentials_id": credentials,
+            "user_id": seen[0] if seen else None,
+            "username": seen[1] if seen else None,
+            "checked_at": iso(now),
+            "problem": problem,
+        },
+    )
+    store.set_hold(kind, problem, now=now)
 
 
 # -- publishing --------------------------------------------------------------------------
 
 
-def _due(store: Store, now: datetime, lease: timedelta) -> list[Draft]:
-    due = []
-    for draft in store.drafts_in(State.APPROVED):
-        fresh = store.find_draft(draft.id)  # the index lags; decide on the item itself
-        if fresh and fresh.state is State.APPROVED and (fresh.not_before is None or fresh.not_before <= now):
-            due.append(fresh)
-    for draft in store.drafts_in(State.PUBLISHING):
-        fresh = store.find_draft(draft.id)
-        if (
-            fresh
-            and fresh.state is State.PUBLISHING
-            and fresh.attempt
-            and fresh.attempt.started_at < now - lease
-        ):
-            due.append(_take_over(store, fresh, now))
-    return [d for d in due if d.state is State.APPROVED]
+def _is_due(draft: Draft | None, now: datetime) -> bool:
+    return bool(
+        draft
+        and draft.state is State.APPROVED
+        and not (draft.not_before and draft.not_before > now)
+        # an event that started is expired by expire_due, and never posted even if that write lost a race
+        and not (draft.event and draft.event.start <= now)
+    )
 
 
-def _take_over(store: Store, draft: Draft, now: datetime) -> Draft:
-    """A publisher died mid-attempt: we cannot know whether X posted, so treat it as ambiguous."""
-    if draft.attempt is None:
-        return draft
-    stale = draft.attempt.model_copy(update={"outcome": "lease expired (publisher stopped mid-attempt)"})
-    try:
-        return store.transition(
-            draft,
-            State.APPROVED,
-            actor=ACTOR,
-            action="take over",
-            expect_attempt=draft.attempt.id,
-            changes={
-                "ambiguous_attempts": [a.model_dump(mode="json") for a in [*draft.ambiguous_attempts, stale]],
-                "not_before": iso(now),
-            },
-            remove=["attempt"],
-            reason="the previous attempt's lease expired; its outcome is unknown",
-        )
-    except StateConflict as exc:
-        return exc.draft or draft
+def _due(store: Store, config: Config, now: datetime) -> list[Draft]:
+    """Approved drafts in publishing order, as the (lagging) index lists them; each is read
+    again, consistently, just before it is tried."""
+    return publish_order([d for d in store.drafts_in(State.APPROVED) if _is_due(d, now)], config, now)
 
 
 def publish_due(
@@ -215,37 +385,59 @@ def publish_due(
     now: datetime,
     *,
     lease: timedelta = timedelta(minutes=5),
+    time_left: Callable[[], float] | None = None,
 ) -> PublishReport:
+    """One publish run: housekeeping, then as many due drafts as pace, budget and time allow.
+
+    `lease` must outlast the run (the function's timeout): a PUBLISHING draft older than
+    that is taken over. `time_left` (seconds) stops the run from starting an attempt it
+    could not finish.
+    """
+    if time_left is not None and lease.total_seconds() <= time_left():
+        raise ValueError(f"the publish lease ({lease}) must be longer than the run may last")
     report = PublishReport()
+    recover_stale(store, config, now, lease, report)
     expire_due(store, config, now, report)
 
     pause = store.pause_state()
     if pause.paused:
-        report.held = f"paused by {pause.by}: {pause.reason}"
+        report.hold("paused", f"paused by {pause.by}: {pause.reason}")
         return report
+    limit = store.limit_state()
+    if limit and limit.until:
+        if limit.until > now:
+            report.hold(limit.kind, limit.reason)
+            return report
+        store.clear_limit(before=now)
+    hold = store.hold_state()
     if not in_window(config, now):
-        report.held = "outside the publish window"
+        report.waiting = "outside the publish window"
         return report
 
-    hold = store.get_control("HOLD")
-    if hold and hold.get("until") and parse_iso(hold["until"]) > now:
-        report.held = f"held until {hold['until']}: {hold.get('reason')}"
-        return report
-
-    candidates = publish_order(_due(store, now, lease), config, now)
-    if not candidates:
-        return report
+    candidates = _due(store, config, now)
+    if not candidates and not (hold and hold.kind in ACCOUNT_HOLDS):
+        return report  # nothing to post: no X request, not even the account check
 
     try:
-        check_account(store, poster, config, now)
+        credentials = check_account(store, poster, config, now)
     except AccountHeld as exc:
-        report.held = "account check failed"
-        report.account_problem = str(exc)
+        report.hold(exc.kind, exc.reason)
+        report.account_problem = exc.reason
+        return report
+    except AccountUnchecked as exc:
+        report.waiting = str(exc)
         return report
 
     price = cents(config.pacing.price_per_post_usd)
-    for draft in candidates:
-        month, day = _periods(config, now)
+    refusals = 0
+    for listed in candidates:
+        if time_left is not None and time_left() < ATTEMPT_SECONDS:
+            report.waiting = "the run's time is nearly up; the next run carries on"
+            break
+        draft = store.find_draft(listed.id)  # the index lags the item: decide on the item itself
+        if draft is None or not _is_due(draft, now):
+            continue
+        month, day = periods(config, now)
         try:
             store.reserve_post(
                 now=now,
@@ -257,173 +449,223 @@ def publish_due(
                 spacing=timedelta(minutes=config.pacing.min_spacing_minutes),
             )
         except PaceRefused as exc:
-            report.held = exc.reason
-            return report
-        outcome = _attempt(store, poster, config, draft, now, report)
-        if outcome == "posted":
+            report.waiting = exc.reason
+            break
+        outcome = _attempt(store, poster, config, draft, now, report, credentials)
+        if outcome.keeps_reservation:
             report.spend_cents += price
-            return report  # one post per spacing slot; the next run takes the next one
-        if outcome != "ambiguous":  # X may have billed an ambiguous attempt: keep it reserved
+        else:
             store.release_post(month=month, day=day, cents=price, now=now)
-        if outcome in ("ambiguous", "stop"):
-            return report
-        # "conflict" (another publisher has it) or "refused" (this draft failed): try the next one
+        if outcome.stops_run:
+            break
+        if outcome is Outcome.REFUSED:
+            refusals += 1
+            if refusals >= MAX_REFUSALS_PER_RUN:
+                report.waiting = f"X refused {refusals} posts in a row; the next run carries on"
+                break
     return report
 
 
-def _periods(config: Config, now: datetime) -> tuple[str, str]:
-    local = now.astimezone(config.organisation.tz)
-    return local.strftime("%Y-%m"), local.strftime("%Y-%m-%d")
+class Outcome(enum.Enum):
+    POSTED = "posted"
+    CONFIRMED_EARLIER = "confirmed earlier"  # an earlier ambiguous attempt was the post
+    CONFLICT = "conflict"  # another publisher or an approver acted first
+    REFUSED = "refused"  # X refused this draft: FAILED
+    AMBIGUOUS = "ambiguous"  # X may have posted (and billed) it
+    GAVE_UP_AMBIGUOUS = "gave up, ambiguous"
+    STOP = "stop"  # not sent, rate limit, usage cap, credentials
+
+    @property
+    def keeps_reservation(self) -> bool:
+        return self in (Outcome.POSTED, Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS)
+
+    @property
+    def stops_run(self) -> bool:
+        return self in (Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS, Outcome.STOP)
 
 
 def _attempt(
-    store: Store, poster: Poster, config: Config, draft: Draft, now: datetime, report: PublishReport
-) -> str:
-    """One try at one draft; returns posted, conflict, refused, ambiguous or stop."""
+    store: Store,
+    poster: Poster,
+    config: Config,
+    draft: Draft,
+    now: datetime,
+    report: PublishReport,
+    credentials: str,
+) -> Outcome:
+    """One try at one draft, from the claim to the recorded outcome."""
     attempt = Attempt(id=uuid.uuid4().hex, started_at=now)
     try:
-        claimed = store.transition(
+        claimed = _transition(
+            store,
             draft,
             State.PUBLISHING,
-            actor=ACTOR,
             action="publish attempt",
             changes={"attempt": attempt.model_dump(mode="json")},
         )
     except StateConflict:
-        return "conflict"
+        return Outcome.CONFLICT
+
+    def finish(to: State, changes: dict[str, Any], reason: str) -> bool:
+        return _finish(store, claimed, attempt, to, changes=changes, reason=reason)
 
     try:
         result = poster.post(claimed.text)
     except Duplicate as exc:
         if claimed.ambiguous_attempts:
-            _finish(
-                store,
-                claimed,
-                attempt,
+            last = max(a.started_at for a in claimed.ambiguous_attempts)
+            if finish(
                 State.PUBLISHED,
-                report.published,
-                now,
-                changes={"needs_confirmation": True, "published_at": iso(now)},
-                reason="X reports duplicate content after an ambiguous attempt: it was published earlier "
-                "(no post id; please confirm on the account)",
-            )
-            return "posted"
-        _finish(
-            store,
-            claimed,
-            attempt,
-            State.FAILED,
-            report.failed,
-            now,
-            changes={"failure": str(exc)},
-            reason=f"X refused: {exc}",
-        )
-        return "refused"
+                {"needs_confirmation": True, "published_at": iso(last), "retries": 0},
+                "X reports duplicate content after an ambiguous attempt: it was published then "
+                f"(no post id; please confirm on @{config.account.bare_handle})",
+            ):
+                report.published.append(draft.id)
+                report.needs_confirmation.append(draft.id)
+                # One earlier attempt was the post: its reservation stands, any others are given back.
+                _release_attempts(
+                    store, config, sorted(claimed.ambiguous_attempts, key=lambda a: a.started_at)[1:]
+                )
+            return Outcome.CONFIRMED_EARLIER
+        if finish(State.FAILED, {"failure": str(exc)}, f"X refused: {exc}"):
+            report.failed.append(draft.id)
+        return Outcome.REFUSED
     except (Ambiguous, NotSent) as exc:
         ambiguous = isinstance(exc, Ambiguous)
-        tries = len(claimed.ambiguous_attempts) + 1
-        if tries > MAX_AMBIGUOUS_RETRIES:
-            _finish(
-                store,
-                claimed,
-                attempt,
-                State.FAILED,
-                report.failed,
-                now,
-                changes={"failure": f"gave up after {tries} attempts: {exc}"},
-                reason=str(exc),
-            )
-            return "ambiguous" if ambiguous else "stop"
-        backoff = RETRY_BACKOFF[min(tries - 1, len(RETRY_BACKOFF) - 1)]
-        attempts = claimed.ambiguous_attempts
-        if ambiguous:
-            attempts = [*attempts, attempt.model_copy(update={"outcome": str(exc)})]
-        _finish(
-            store,
-            claimed,
-            attempt,
-            State.APPROVED,
-            report.retrying,
-            now,
-            changes={
-                "ambiguous_attempts": [a.model_dump(mode="json") for a in attempts],
-                "not_before": iso(now + backoff),
-                "failure": str(exc),
-            },
-            reason=f"{exc}; retrying after {iso(now + backoff)}",
-        )
-        return "ambiguous" if ambiguous else "stop"
+        return _transient(store, config, claimed, attempt, now, report, str(exc), ambiguous=ambiguous)
     except RateLimited as exc:
-        until = exc.reset_at or now + RETRY_BACKOFF[0]
-        _finish(
-            store,
-            claimed,
-            attempt,
-            State.APPROVED,
-            report.retrying,
-            now,
-            changes={"not_before": iso(max(until, now)), "failure": str(exc)},
-            reason=str(exc),
-        )
-        report.held = f"X rate limit until {iso(until)}"
-        return "stop"
+        # x-rate-limit-reset is X's word, but a garbled one must not stop publishing for weeks
+        until = min(max(exc.reset_at or now + RATE_LIMIT_FALLBACK, now), now + RATE_LIMIT_LONGEST)
+        reason = f"{exc}; posting resumes after {iso(until)}"
+        if finish(State.APPROVED, {"not_before": iso(until), "failure": str(exc)}, reason):
+            report.retrying.append(draft.id)
+        store.set_limit("rate-limit", reason, now=now, until=until)
+        report.hold("rate-limit", reason)
+        return Outcome.STOP
     except UsageCapped as exc:
-        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        _finish(
-            store,
-            claimed,
-            attempt,
-            State.APPROVED,
-            report.retrying,
-            now,
-            changes={"not_before": iso(tomorrow), "failure": str(exc)},
-            reason=str(exc),
-        )
-        store.put_control("HOLD", {"reason": str(exc), "at": iso(now), "until": iso(tomorrow)})
-        report.held = str(exc)
-        return "stop"
+        until = _next_midnight(config, now)
+        reason = f"{exc}; nothing more is posted today (until {iso(until)})"
+        if finish(State.APPROVED, {"not_before": iso(until), "failure": str(exc)}, reason):
+            report.retrying.append(draft.id)
+        store.set_limit("usage-cap", reason, now=now, until=until)
+        report.hold("usage-cap", reason)
+        report.usage_capped = True
+        log.error("X usage cap reached: publishing stops for the day", extra={"until": iso(until)})
+        return Outcome.STOP
     except Unauthorized as exc:
-        _finish(
+        problem = f"{exc}; nothing will be posted until the credentials are fixed"
+        if finish(State.APPROVED, {"failure": str(exc)}, str(exc)):
+            report.retrying.append(draft.id)
+        _account_failed(
             store,
-            claimed,
-            attempt,
-            State.APPROVED,
-            report.retrying,
             now,
-            changes={"failure": str(exc)},
-            reason=str(exc),
+            kind="credentials",
+            problem=problem,
+            credentials=credentials,
+            expected=config.account.user_id,
         )
-        _hold(store, now, str(exc))
-        report.held = "account check failed"
-        report.account_problem = str(exc)
-        return "stop"
-    except (Refused, XError) as exc:
-        _finish(
+        report.hold("credentials", problem)
+        report.account_problem = problem
+        return Outcome.STOP
+    except XError as exc:  # Refused: other 403s, 400, 404
+        if finish(State.FAILED, {"failure": str(exc), "retries": 0}, f"X refused: {exc}"):
+            report.failed.append(draft.id)
+        return Outcome.REFUSED
+    except Exception as exc:
+        # A bug or an outage we did not foresee. Whether X got the request is unknown: record the
+        # attempt as ambiguous if we still can (a retry then cannot post twice), and let the
+        # crash surface (dead-letter queue, errors alarm). If even that write fails, the lease
+        # expires and the next run takes the draft over the same way.
+        try:
+            _transient(
+                store, config, claimed, attempt, now, report, f"crashed: {type(exc).__name__}", ambiguous=True
+            )
+        except Exception:
+            log.exception(
+                "could not record a crashed attempt; its lease will expire", extra={"draft_id": draft.id}
+            )
+        raise
+
+    changes: dict[str, Any] = {
+        "published_at": iso(now),
+        "post_id": result.post_id,
+        "post_url": result.url,
+        "retries": 0,
+    }
+    if result.post_id and not result.url:
+        changes["post_url"] = post_url(config.account, result.post_id)
+    try:
+        recorded = finish(
+            State.PUBLISHED,
+            changes,
+            "published" if result.post_id else "dry run: nothing was sent to X",
+        )
+    except Exception:
+        # X posted it; only our record failed. Say so loudly with the id: the lease takeover
+        # will find the post as a duplicate, but without this line nobody learns its id.
+        log.exception(
+            "posted to X but could not record it", extra={"draft_id": draft.id, "post_id": result.post_id}
+        )
+        raise
+    if recorded:
+        report.published.append(draft.id)
+        # X created this post, so no earlier attempt of the same text did (X would have said
+        # duplicate): the reservations kept for them were not billed.
+        _release_attempts(store, config, claimed.ambiguous_attempts)
+    return Outcome.POSTED
+
+
+def _release_attempts(store: Store, config: Config, attempts: Iterable[Attempt]) -> None:
+    price = cents(config.pacing.price_per_post_usd)
+    for earlier in attempts:
+        month, day = periods(config, earlier.started_at)
+        store.release_post(month=month, day=day, cents=price, now=earlier.started_at)
+
+
+def _transient(
+    store: Store,
+    config: Config,
+    claimed: Draft,
+    attempt: Attempt,
+    now: datetime,
+    report: PublishReport,
+    error: str,
+    *,
+    ambiguous: bool,
+) -> Outcome:
+    """Not sent, or sent without a known outcome: back to APPROVED with a backoff, or give up."""
+    retries = claimed.retries + 1
+    attempts = claimed.ambiguous_attempts
+    if ambiguous:
+        attempts = [*attempts, attempt.model_copy(update={"outcome": error})]
+    if retries >= MAX_RETRIES:
+        failure = _gave_up(config, retries, error, bool(attempts))
+        if _finish(
             store,
             claimed,
             attempt,
             State.FAILED,
-            report.failed,
-            now,
-            changes={"failure": str(exc)},
-            reason=f"X refused: {exc}",
-        )
-        return "refused"
-
-    changes: dict[str, Any] = {"published_at": iso(now), "post_id": result.post_id, "post_url": result.url}
-    if result.post_id and not result.url:
-        changes["post_url"] = post_url(config.account, result.post_id)
-    _finish(
+            changes={"ambiguous_attempts": _attempts_json(attempts), "retries": 0, "failure": failure},
+            reason=failure,
+        ):
+            report.failed.append(claimed.id)
+        return Outcome.GAVE_UP_AMBIGUOUS if ambiguous else Outcome.STOP
+    retry_at = now + RETRY_BACKOFF[min(retries - 1, len(RETRY_BACKOFF) - 1)]
+    if _finish(
         store,
         claimed,
         attempt,
-        State.PUBLISHED,
-        report.published,
-        now,
-        changes=changes,
-        reason="published" if result.post_id else "dry run: nothing was sent to X",
-    )
-    return "posted"
+        State.APPROVED,
+        changes={
+            "ambiguous_attempts": _attempts_json(attempts),
+            "retries": retries,
+            "not_before": iso(retry_at),
+            "failure": error,
+        },
+        reason=f"{error}; {'X may have posted it, ' if ambiguous else ''}retrying after {iso(retry_at)}",
+    ):
+        report.retrying.append(claimed.id)
+    return Outcome.AMBIGUOUS if ambiguous else Outcome.STOP
 
 
 def _finish(
@@ -431,25 +673,31 @@ def _finish(
     draft: Draft,
     attempt: Attempt,
     to: State,
-    bucket: list[str],
-    now: datetime,
     *,
     changes: dict[str, Any],
     reason: str,
-) -> None:
+) -> bool:
+    """Record an attempt's outcome, only while this attempt still holds the draft."""
     try:
-        store.transition(
+        _transition(
+            store,
             draft,
             to,
-            actor=ACTOR,
             action={State.PUBLISHED: "published", State.FAILED: "failed"}.get(to, "retry later"),
             expect_attempt=attempt.id,
             changes=changes,
-            remove=["attempt"],
+            # a published draft carries no failure message from an earlier try
+            remove=["attempt", "failure"]
+            if to is State.PUBLISHED and "failure" not in changes
+            else ["attempt"],
             reason=reason,
         )
     except StateConflict:
-        # Another publisher took the lease over; it now owns the outcome. Logged, never silent.
-        log.error("publish attempt lost its lease", extra={"draft_id": draft.id, "attempt": attempt.id})
-        return
-    bucket.append(draft.id)
+        # Another publisher took the lease over (this run outlived the lease); it owns the
+        # outcome now and will learn it from X's duplicate answer. Logged, never silent.
+        log.error(
+            "publish attempt lost its lease",
+            extra={"draft_id": draft.id, "attempt": attempt.id, "outcome": to.value},
+        )
+        return False
+    return True

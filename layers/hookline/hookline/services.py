@@ -77,14 +77,25 @@ def signing_keys(settings: Settings) -> list[str]:
 
 
 def x_credentials(settings: Settings) -> dict[str, str]:
+    """The corporate account's OAuth 1.0a user tokens, from Secrets Manager (cached SECRET_MAX_AGE).
+
+    A secret that exists but is not usable is a CredentialsError: publishing is held and the
+    review page says why. Secrets Manager itself failing is left to raise (the run is retried).
+    """
+    from hookline.xapi import CREDENTIAL_FIELDS, CredentialsError
+
     if not settings.x_secret:
-        raise RuntimeError("HOOKLINE_X_SECRET is not set")
-    data = json.loads(_secret(settings.x_secret) or "{}")
-    wanted = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-    missing = [k for k in wanted if not data.get(k)]
+        raise CredentialsError("HOOKLINE_X_SECRET is not set")
+    try:
+        data = json.loads(_secret(settings.x_secret) or "{}")
+    except ValueError:
+        raise CredentialsError(f"the X secret {settings.x_secret!r} is not a JSON object") from None
+    if not isinstance(data, dict):
+        raise CredentialsError(f"the X secret {settings.x_secret!r} is not a JSON object")
+    missing = [k for k in CREDENTIAL_FIELDS if not data.get(k)]
     if missing:
-        raise RuntimeError(f"the X secret lacks {', '.join(missing)}")
-    return {k: str(data[k]) for k in wanted}
+        raise CredentialsError(f"the X secret {settings.x_secret!r} lacks {', '.join(missing)}")
+    return {k: str(data[k]) for k in CREDENTIAL_FIELDS}
 
 
 @dataclass

@@ -10,7 +10,7 @@ One table holds everything (see template.yaml for its key schema):
   DRAFT#<id>            DRAFT                  the draft; `state`/`state_at` feed the ByState index
   DRAFT#<id>            AUDIT#<time>#<version> one transition: who, when, what changed
   DRAFT#<id>            NOTIFIED#<channel>     a notification went out (idempotent per approver)
-  CONTROL               PAUSE | ACCOUNT | LAST_POST
+  CONTROL               PAUSE | ACCOUNT | LAST_POST | HOLD | LIMIT
   PACE#<yyyy-mm>        MONTH                  spend reserved this month (cents), posts
   PACE#<yyyy-mm-dd>     DAY                    posts reserved today
 
@@ -41,6 +41,7 @@ STATE_INDEX = "ByState"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_TRIES = 4
+PACE_CONFLICT_TRIES = 5
 
 
 class StoreError(Exception):
@@ -96,6 +97,21 @@ class MonthSpend:
     month: str
     cents: int
     posts: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Publishing stopped by the publisher itself (not the pause switch), and why.
+
+    CONTROL/HOLD: `kind` "account" or "credentials", until the account check passes again
+    (the review page shows its `reason`). CONTROL/LIMIT: "usage-cap" or "rate-limit",
+    `until` a time.
+    """
+
+    kind: str
+    reason: str
+    at: datetime
+    until: datetime | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -629,6 +645,63 @@ class Store:
     def delete_control(self, name: str) -> None:
         self.client.delete_item(TableName=self.table, Key=self._key("CONTROL", name))
 
+    def _hold(self, sk: str) -> Hold | None:
+        item = self.get_control(sk)
+        if not item:
+            return None
+        return Hold(
+            kind=str(item.get("kind") or "account"),
+            reason=str(item.get("reason") or "publishing is held"),
+            at=parse_iso(item["at"]) if item.get("at") else self.clock(),
+            until=parse_iso(item["until"]) if item.get("until") else None,
+        )
+
+    def hold_state(self) -> Hold | None:
+        """The account hold (CONTROL/HOLD): the credentials are not the corporate account's, or
+        cannot be used. The review page shows its reason."""
+        return self._hold("HOLD")
+
+    def set_hold(self, kind: str, reason: str, *, now: datetime) -> None:
+        self.put_control("HOLD", {"kind": kind, "reason": reason[:1000], "at": iso(now)})
+
+    def clear_hold(self, kinds: Iterable[str]) -> bool:
+        """Lift the account hold if it is of one of `kinds`; False when there was none."""
+        values: dict[str, Any] = {f":k{i}": k for i, k in enumerate(kinds)}
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=self._key("CONTROL", "HOLD"),
+                ConditionExpression=f"#kind IN ({', '.join(values)})",
+                ExpressionAttributeNames={"#kind": "kind"},
+                ExpressionAttributeValues=self._values(values),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def limit_state(self) -> Hold | None:
+        """X's own limit (CONTROL/LIMIT): a rate limit or a spent usage cap, `until` a time."""
+        return self._hold("LIMIT")
+
+    def set_limit(self, kind: str, reason: str, *, now: datetime, until: datetime) -> None:
+        self.put_control(
+            "LIMIT", {"kind": kind, "reason": reason[:1000], "at": iso(now), "until": iso(until)}
+        )
+
+    def clear_limit(self, *, before: datetime) -> bool:
+        """Remove a limit that has run out by `before` (never one set again meanwhile)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=self._key("CONTROL", "LIMIT"),
+                ConditionExpression="#until <= :before",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues=self._values({":before": iso(before)}),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     # -- pacing and spend ------------------------------------------------------------------
 
     def month_spend(self, month: str) -> MonthSpend:
@@ -642,6 +715,24 @@ class Store:
     def last_post_at(self) -> datetime | None:
         item = self._get("CONTROL", "LAST_POST")
         return parse_iso(item["at"]) if item and item.get("at") else None
+
+    def _transact_paced(self, items: list[Any]) -> None:
+        """transact_write_items, retried while DynamoDB cancels it for a concurrent transaction
+        on the same counters (TransactionConflict: nothing was checked, nothing was written)."""
+        import random
+        import time
+
+        for attempt in range(PACE_CONFLICT_TRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
+                    raise
+                if attempt == PACE_CONFLICT_TRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # noqa: S311 - jitter, not crypto
 
     def reserve_post(
         self,
@@ -659,13 +750,16 @@ class Store:
         Two publishers racing for the last cent or slot cannot both win: each condition is
         checked by DynamoDB at write time.
         """
-        if cents > month_cap_cents:
-            raise PaceRefused("monthly spend cap reached")
+        spent = self.month_spend(month)
+        if cents > month_cap_cents - spent.cents:
+            raise PaceRefused(
+                f"monthly spend cap reached (${spent.cents / 100:.2f} of ${month_cap_cents / 100:.2f} spent)"
+            )
         if daily_cap <= 0:
-            raise PaceRefused("daily cap reached")
+            raise PaceRefused("daily cap reached (the daily cap is 0)")
         try:
-            self.client.transact_write_items(
-                TransactItems=[
+            self._transact_paced(
+                [
                     {
                         "Update": {
                             "TableName": self.table,
@@ -703,16 +797,20 @@ class Store:
         except self.client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" not in reasons:
-                raise
+                raise PaceRefused("another publisher is reserving a slot; the next run tries again") from None
             which = reasons.index("ConditionalCheckFailed")
             raise PaceRefused(
-                ["monthly spend cap reached", "daily cap reached", "too soon after the last post"][which]
+                [
+                    f"monthly spend cap reached (${month_cap_cents / 100:.2f})",
+                    f"daily cap reached ({daily_cap} posts)",
+                    f"too soon after the last post (spacing {int(spacing.total_seconds() // 60)} minutes)",
+                ][which]
             ) from None
 
     def release_post(self, *, month: str, day: str, cents: int, now: datetime) -> None:
         """Give back a reservation X refused, so a refused post costs nothing against the caps."""
-        self.client.transact_write_items(
-            TransactItems=[
+        self._transact_paced(
+            [
                 {
                     "Update": {
                         "TableName": self.table,
