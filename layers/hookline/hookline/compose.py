@@ -462,6 +462,9 @@ def choose_hook(entry: Entry, feed: FeedConfig, config: Config) -> str:
 # -- links ---------------------------------------------------------------------------------
 
 
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def x_safe_link(link: str) -> str:
     """The link as X will link it whole: characters X's URL parser stops at are %-encoded.
 
@@ -475,12 +478,13 @@ def x_safe_link(link: str) -> str:
         return link
     # Non-ASCII and spaces are always encoded; everything RFC 3986 allows stays as it is.
     safe = "/:@!$&'()*+,;=-._~%?#[]"
+
+    def encode(part: str) -> str:
+        # A "%" that starts no escape is a literal percent sign: written out, X keeps it.
+        return _STRAY_PERCENT.sub("%25", quote(part, safe=safe))
+
     link = urlunsplit(
-        parts._replace(
-            path=quote(parts.path, safe=safe),
-            query=quote(parts.query, safe=safe),
-            fragment=quote(parts.fragment, safe=safe),
-        )
+        parts._replace(path=encode(parts.path), query=encode(parts.query), fragment=encode(parts.fragment))
     )
     authority = len(f"{parts.scheme}://{parts.netloc}")
     for _ in range(16):
@@ -541,11 +545,7 @@ def describe_when(event: EventInfo, config: Config, now: datetime, *, relative: 
     start = event.start.astimezone(tz)
     end = event.end.astimezone(tz) if event.end and event.end > event.start else None
     all_day = _is_all_day(start, end)
-    if all_day and end is not None and (end.hour, end.minute) == (0, 0):
-        # An all-day end at midnight is exclusive (iCalendar's DTEND): the day before.
-        end = end - timedelta(minutes=1)
-        if end.date() <= start.date():
-            end = None
+    # An all-day end is the last day, as schema.org and the RSS event module write it.
     today = now.astimezone(tz).date()
     relative = compose.relative_days if relative is None else relative
     day = None
