@@ -595,3 +595,73 @@ def test_a_long_event_post_is_fitted_to_its_longest_possible_when():
     # Then every way the when can be written later still fits
     for later in (NOW - timedelta(days=1), NOW, NOW + timedelta(hours=8)):
         assert weighted_length(refresh_when(composed.text, event, cfg, NOW, later)) <= 280
+
+
+# -- the README's examples are what hookline writes -------------------------------------------
+
+
+def test_the_readme_examples_are_exactly_what_compose_writes():
+    from hookline.config import load_config
+    from tests.support.paths import ROOT
+
+    cfg = load_config(ROOT / "config" / "hookline.example.yaml")
+    news, events, partner = (cfg.feed(i) for i in ("news", "events", "partner-institute"))
+    examples = [
+        (
+            Entry(
+                "news",
+                "1",
+                "Press release: Half of Cambridgeshire homes could be net zero by 2035, says new report",
+                "https://www.example.org/news/net-zero-homes-report",
+                categories=("Research",),
+            ),
+            news,
+        ),
+        (
+            Entry(
+                "partner-institute",
+                "2",
+                "State of our rivers 2026: the annual assessment",
+                "https://www.partner.example.net/publications/state-of-our-rivers-2026",
+            ),
+            partner,
+        ),
+        (
+            Entry(
+                "events",
+                "3",
+                "Fens water summit: farmers, scientists and the council",
+                "https://www.example.org/events/fens-water-summit",
+                event=EventInfo(
+                    datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+                    datetime(2026, 12, 1, 20, 30, tzinfo=UTC),
+                    "The Maltings, Ely",
+                ),
+            ),
+            events,
+        ),
+        (
+            Entry(
+                "events",
+                "4",
+                "Repair café",
+                "https://www.example.org/events/repair-cafe",
+                summary="Bring your broken toasters and bikes to our volunteers. Free.",
+                event=EventInfo(datetime(2026, 11, 26, 10, 0, tzinfo=UTC), None, "online"),
+            ),
+            events,
+        ),
+        (
+            Entry(
+                "news",
+                "5",
+                "News: @CllrSmith and $ACME back the \u202eFens plan\u200b",
+                "https://www.example.org/news/fens-plan",
+            ),
+            news,
+        ),
+    ]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## What the posts look like") : readme.index("## Deploying")]
+    for item, feed in examples:
+        assert f"`{compose(item, feed, cfg, NOW).text}`" in section
