@@ -82,6 +82,25 @@ def test_entities_are_decoded_even_when_a_feed_encoded_them_twice():
     )
 
 
+@pytest.mark.parametrize(
+    ("title", "hook"),
+    [
+        ("Why &lt;b&gt;rivers&lt;/b&gt; matter&lt;br/&gt;now", "Why rivers matter now"),
+        ("Growth <5% and a < b > c in the Fens", "Growth <5% and a < b > c in the Fens"),
+    ],
+)
+def test_markup_a_feed_encoded_twice_is_dropped_but_comparisons_stay(title, hook):
+    assert post(title) == f"{hook} https://www.example.org/news/river-quality?{UTM}"
+
+
+def test_a_template_starting_with_an_empty_field_loses_its_separator():
+    cfg = config(templates={"own_event": "{venue}: {hook}, {when} {link}"})
+    event = EventInfo(start=EVENT.start)
+    assert post("Fens water summit", cfg=cfg, event=event).startswith(
+        "Fens water summit, Tue 1 Dec, 18:00 https://"
+    )
+
+
 def test_line_breaks_tabs_and_unusual_spaces_collapse_to_single_spaces():
     assert post("  Annual\n\n report\t on\u00a0the   Fens\u2003wetlands \r\n").startswith(
         "Annual report on the Fens wetlands https://"

@@ -29,8 +29,12 @@ from hookline.config import Config, FeedConfig, Kind
 from hookline.models import Entry, EventInfo
 
 ELLIPSIS = "…"
-# Feed text beyond this is never needed (a post is 280 at most) and only costs time.
+# Feed text beyond this is never needed (a post is 280 at most) and only costs time:
+# RAW_CAP characters are cleaned (invisible characters may shrink them a lot), and
+# CLEAN_CAP of what is left are composed, more than 280 can hold even of 7-code-point
+# emoji sequences.
 RAW_CAP = 3000
+CLEAN_CAP = 1200
 # A venue is "where", not a second headline: long addresses are shortened to this.
 VENUE_MAX = 60
 # Combining marks kept on one character: enough for Vietnamese or Tibetan stacks,
@@ -428,9 +432,32 @@ class Hook:
     cut: bool = False  # the source was longer than RAW_CAP: an ellipsis is owed
 
 
+def _clipped(text: str) -> tuple[str, bool]:
+    """At most CLEAN_CAP characters, ending at a space (else a grapheme); True when clipped."""
+    if len(text) <= CLEAN_CAP:
+        return text, False
+    head = text[:CLEAN_CAP]
+    space = head.rfind(" ")
+    if space > 0:
+        return head[:space], True
+    end = 0
+    for cluster in _unicode().grapheme.findall(text[: CLEAN_CAP + 64]):
+        if end + len(cluster) > CLEAN_CAP:
+            break
+        end += len(cluster)
+    return text[:end], True
+
+
+# Markup a feed encoded twice ("&lt;b&gt;") surfaces as tags once decoded. Only
+# tag-shaped text goes: "growth <5%" or "a < b > c" stays.
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+
+
 def hook_text(value: str, *, neutralise_mentions: bool, prefixes: list[str]) -> tuple[str, bool]:
     raw, cut = _capped(value)
-    text = clean_text(decode_entities(raw), neutralise=False)
+    decoded = _TAG.sub(" ", decode_entities(raw))
+    text, clipped = _clipped(clean_text(decoded, neutralise=False))
+    cut = cut or clipped
     text = drop_links(text)
     if neutralise_mentions:
         text = " ".join(neutralise_entities(text).split())
@@ -606,6 +633,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Before an optional field that is empty, this separator goes too: "{hook}: {when}".
 _DANGLING = re.compile(r"(?:\s*[,;:–—-]|\s+(?:at|in|on|@))?\s*$")
 _CLOSED = ".!?…:;,"
+_LEADING_SEPARATOR = re.compile(r"^[\s,;:–—-]+")
 
 
 def render(template: str, fields: dict[str, str]) -> str:
@@ -631,7 +659,8 @@ def render(template: str, fields: dict[str, str]) -> str:
     if last_value and last_value[-1] in _CLOSED and tail[:1] in ",:;.":
         tail = tail[1:]
     out.append(tail)
-    return " ".join("".join(out).split())
+    # An empty field at the very start leaves its separator behind: ": Tue 1 Dec" -> "Tue 1 Dec".
+    return _LEADING_SEPARATOR.sub("", " ".join("".join(out).split()))
 
 
 _TRAILING = " ,;:-–—/([{“‘«'\"&+·|"
@@ -641,19 +670,19 @@ def _trim_end(text: str) -> str:
     return text.rstrip(_TRAILING)
 
 
-def _best_prefix(positions: list[int], hook: str, fits: Callable[[str], bool]) -> str:
-    """The longest hook[:i] + ellipsis, i from `positions` (ascending), that fits."""
-    best = ""
+def _best_prefix(positions: list[int], hook: str, fits: Callable[[str], bool]) -> tuple[str, int]:
+    """The longest hook[:i] + ellipsis, i from `positions` (ascending), that fits; and that i."""
+    best, at = "", 0
     lo, hi = 0, len(positions) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
         head = _trim_end(hook[: positions[mid]])
         if head and fits(head + ELLIPSIS):
-            best = head + ELLIPSIS
+            best, at = head + ELLIPSIS, positions[mid]
             lo = mid + 1
         else:
             hi = mid - 1
-    return best
+    return best, at
 
 
 def shorten(hook: str, fits: Callable[[str], bool], *, cut: bool = False) -> str:
@@ -669,14 +698,15 @@ def shorten(hook: str, fits: Callable[[str], bool], *, cut: bool = False) -> str
     spaces = [i for i, ch in enumerate(hook) if ch == " "]
     if cut:
         spaces.append(len(hook))
-    by_space = _best_prefix(spaces, hook, fits)
+    by_space, at = _best_prefix(spaces, hook, fits)
+    # A longer cut at a word boundary can only lie in the word after the space cut:
+    # were it beyond the next space, that space would have fitted too.
+    following = next((i for i in spaces if i > at), len(hook))
     u = _unicode()
-    words = sorted({m.start() for m in u.word_boundary.finditer(hook)} - {0, len(hook)})
-    by_word = _best_prefix(words, hook, fits) if words else ""
-    if by_space and weighted_length(by_space) >= weighted_length(by_word) - 15:
-        best = by_space
-    else:
-        best = by_word or by_space
+    words = [m.start() for m in u.word_boundary.finditer(hook, at + 1, following)]
+    by_word, _ = _best_prefix([w for w in words if at < w < following], hook, fits)
+    # Spaces make the better cut unless the word boundary keeps much more (CJK, Thai).
+    best = by_word if len(by_word) > len(by_space) + 15 or not by_space else by_space
     if best:
         return best
     ends = []
@@ -684,7 +714,7 @@ def shorten(hook: str, fits: Callable[[str], bool], *, cut: bool = False) -> str
     for cluster in u.grapheme.findall(hook):
         position += len(cluster)
         ends.append(position)
-    return _best_prefix(ends[:-1] if not cut else ends, hook, fits)
+    return _best_prefix(ends if cut else ends[:-1], hook, fits)[0]
 
 
 def _hashtags(entry: Entry, config: Config, text: str) -> list[str]:
