@@ -378,7 +378,7 @@ class LinkChecker:
         else:
             page.warn(f"The link answers HTTP {fetched.status}{moved}, not 200.")
         content_type = (fetched.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type and content_type not in HTML_TYPES:
+        if content_type not in HTML_TYPES and not _looks_like_html(fetched.body):
             page.warn(
                 f"The link is a {_describe_type(content_type)}, not a web page: X shows it without a card."
             )
@@ -448,8 +448,16 @@ class LinkChecker:
         return Protego.parse(fetched.body.decode("utf-8", errors="replace")), None
 
 
+def _looks_like_html(body: bytes) -> bool:
+    """Servers mislabel pages (text/plain, application/octet-stream): X reads the bytes, so do we."""
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<title"))
+
+
 def _describe_type(content_type: str) -> str:
     known = {"application/pdf": "PDF document", "application/msword": "Word document"}
+    if not content_type:
+        return "file of no stated type"
     if content_type in known:
         return f"{known[content_type]} ({content_type})"
     if content_type.startswith("image/"):
