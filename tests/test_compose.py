@@ -390,6 +390,7 @@ def test_links_are_written_so_that_x_links_all_of_them(link, posted):
         ("Fens\x00 report\x1b[31m plan\x7f", "Fens report[31m plan"),  # C0 controls (an ANSI escape's ESC)
         ("Fens\u2060 report\u00ad plan\U000e0041\U000e0042", "Fens report plan"),  # joiner, soft hyphen, tags
         ("\u0301Fens report plan", "Fens report plan"),  # a combining mark with nothing to sit on
+        ("Fens \u0301\u0302report plan", "Fens report plan"),  # ...or only a space
         ("Fens\u3164 report \u2800 plan", "Fens report plan"),  # blank-looking fillers
     ],
 )

@@ -202,7 +202,6 @@ class _Unicode:
     def __init__(self) -> None:
         import regex
 
-        self.regex = regex
         self.grapheme = regex.compile(r"\X")
         self.space_like = regex.compile(r"[\p{Zs}\p{Zl}\p{Zp}\t\n\v\f\r\x1c-\x1f\x85\u2800]+")
         self.emoji = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
@@ -224,14 +223,10 @@ def _unicode() -> _Unicode:
     return _Unicode()
 
 
-def graphemes(text: str) -> list[str]:
-    """Extended grapheme clusters (UAX #29): what a reader sees as one character."""
-    return list(_unicode().grapheme.findall(text))
-
-
 def _clean_cluster(cluster: str, u: _Unicode) -> str:
     if len(cluster) == 1:
-        return "" if u.drop.match(cluster) else cluster
+        # A lone mark has nothing to sit on (it would float over whatever came before).
+        return "" if u.drop.match(cluster) or u.mark.match(cluster) else cluster
     emoji = u.emoji.search(cluster) is not None
     kept: list[str] = []
     marks = 0
@@ -251,7 +246,7 @@ def _clean_cluster(cluster: str, u: _Unicode) -> str:
             keep = False
         elif u.mark.match(ch):
             marks += 1
-            keep = bool(kept) and marks <= MAX_MARKS
+            keep = bool(kept) and not kept[0].isspace() and marks <= MAX_MARKS
         else:
             keep = True
         if keep:
@@ -356,48 +351,13 @@ def is_weak_title(title: str, weak: list[str] | None = None) -> bool:
     return not words or len(words) <= 3 or title.casefold().strip(" .:!-–—") in generic
 
 
-_ABBREVIATIONS = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "rev",
-        "st",
-        "no",
-        "nos",
-        "fig",
-        "figs",
-        "vol",
-        "vols",
-        "approx",
-        "etc",
-        "vs",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "dept",
-        "est",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "e.g",
-        "i.e",
-        "cf",
-        "al",
-    }
-)
+# fmt: off
+_ABBREVIATIONS = frozenset((
+    "mr", "mrs", "ms", "dr", "prof", "rev", "st", "no", "nos", "fig", "figs", "vol", "vols",
+    "approx", "etc", "vs", "inc", "ltd", "co", "corp", "dept", "est", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "e.g", "i.e", "cf", "al",
+))
+# fmt: on
 _SENTENCE_END = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)|([。！？]+)")
 
 
