@@ -76,8 +76,8 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             max_redirects=polling.max_redirects,
         )
     )
-    linkcheck = None if args.offline else LinkChecker(fetcher, config.organisation.tz)
     now = utc_now()
+    linkcheck = None if args.offline else LinkChecker(fetcher, config.organisation.tz, clock=lambda: now)
     failed = 0
 
     def run(source: str) -> tuple[str, list[Any], str | None]:
@@ -112,14 +112,10 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _print_human(line: Any, out: TextIO) -> None:
-    mark = "DRAFT" if line.decision == "draft" else "skip "
-    print(f"{mark} {line.title or '(no title)'}", file=out)
-    print(f"      why: {line.reason}", file=out)
-    if line.text:
-        print(f"      post ({line.weighted_length}/280): {line.text}", file=out)
-    if line.preflight:
-        for warning in line.preflight.get("warnings", []):
-            print(f"      warning: {warning}", file=out)
+    from hookline.preview import human_lines
+
+    for text in human_lines(line):
+        print(text, file=out)
 
 
 def _store(args: argparse.Namespace) -> Store:

@@ -37,6 +37,7 @@ class PreviewLine:
     categories: list[str]
     published: str | None
     preflight: dict[str, Any] | None = None
+    post_link: str | None = None  # the link as posted (UTM tags on own links)
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -118,11 +119,12 @@ def _line(
 ) -> PreviewLine:
     text = None
     length = None
+    link = None
     decision, reason = judgement.decision, judgement.reason
     if judgement.drafted:
         try:
             composed = compose(entry, feed, config, now)
-            text, length = composed.text, composed.weighted_length
+            text, length, link = composed.text, composed.weighted_length, composed.link
         except ComposeError as exc:
             decision, reason = "skip", str(exc)
     return PreviewLine(
@@ -138,6 +140,7 @@ def _line(
         categories=list(entry.categories),
         published=entry.published.isoformat() if entry.published else None,
         preflight=preflight,
+        post_link=link,
     )
 
 
@@ -145,3 +148,20 @@ def _event_json(entry: Entry) -> dict[str, Any] | None:
     if entry.event is None:
         return None
     return entry.event.as_json()
+
+
+def human_lines(line: PreviewLine) -> list[str]:
+    """The text form of one preview line: decision, reason, post, then each pre-flight check."""
+    mark = "DRAFT" if line.decision == "draft" else "skip "
+    out = [f"{mark} {line.title or '(no title)'}", f"      why: {line.reason}"]
+    if line.text:
+        out.append(f"      post ({line.weighted_length}/280): {line.text}")
+    if line.event:
+        out.append(
+            f"      event: {line.event['start']}"
+            + (f" at {line.event['venue']}" if line.event.get("venue") else "")
+        )
+    if line.preflight:
+        for check in line.preflight.get("checks", []):
+            out.append(f"      {'ok' if check['ok'] else 'warning'}: {check['message']}")
+    return out

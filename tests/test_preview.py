@@ -1,0 +1,165 @@
+"""`python -m hookline preview`: what would be posted, with nothing written and, offline, nothing fetched."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import time_machine
+import yaml
+
+from hookline import weighted_length
+from hookline.cli import main
+from hookline.compose import url_spans
+from tests.conftest import NOW, base_config_data
+from tests.support.feeds import Item, page, rss
+from tests.support.paths import REFERENCE
+
+CONTRACT_FIELDS = {"source", "title", "link", "decision", "reason", "text", "weighted_length", "event"}
+
+
+def preview(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["preview", *argv], out=out, err=err)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
+
+
+def config_file(tmp_path: Path, **extra: Any) -> str:
+    path = tmp_path / "hookline.yaml"
+    path.write_text(yaml.safe_dump({**base_config_data(), **extra}), encoding="utf-8")
+    return str(path)
+
+
+def test_offline_draft_all_over_the_whole_feedparser_corpus_never_exceeds_280_or_loses_a_link(tmp_path):
+    # Given every file of feedparser's own test corpus (well-formed, ill-formed, odd encodings)
+    files = sorted(str(p) for p in (REFERENCE / "feedparser-tests").rglob("*") if p.is_file())
+    assert len(files) > 1000
+
+    # When each entry is composed as if the rules had drafted it, offline
+    code, lines, err = preview(
+        "--offline", "--draft-all", "--json", "--config", config_file(tmp_path), *files
+    )
+
+    # Then every draft fits X's limit and carries its link, whole, where X will link it
+    drafts = [line for line in lines if line["decision"] == "draft"]
+    assert len(drafts) >= 30  # the corpus really produced posts, not just skips
+    for draft in drafts:
+        assert draft["text"] and draft["post_link"], draft
+        assert draft["weighted_length"] == weighted_length(draft["text"]) <= 280, draft
+        assert draft["post_link"] in draft["text"], draft
+        assert draft["post_link"] in [u for _, _, u in url_spans(draft["text"])] or not url_spans(
+            draft["post_link"]
+        )
+    # And every skip says why; every source that could not be read is named on stderr
+    assert all(line["reason"] for line in lines if line["decision"] == "skip")
+    assert all(line.startswith("hookline: /") for line in err.splitlines())
+    assert code == (2 if err else 0)
+
+
+def served_feed(web: Any) -> str:
+    items = [
+        Item("New research report: river quality in the Fens", "river-quality"),
+        Item("Fens water summit 2026: farmers, scientists and the council", "summit", category="Events"),
+    ]
+    web.add("/news.xml", rss(web.base_url, items, NOW))
+    web.add("/news/river-quality", page("River quality"), content_type="text/html")
+    jsonld = json.dumps(
+        {
+            "@type": "Event",
+            "startDate": (NOW + timedelta(days=6, hours=8)).isoformat(),
+            "location": {"@type": "Place", "name": "The Maltings", "address": {"addressLocality": "Ely"}},
+        }
+    )
+    web.add("/news/summit", page("Summit", card=False, jsonld=jsonld), content_type="text/html")
+    web.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    return web.url("/news.xml")
+
+
+def test_offline_requests_nothing_but_the_source_urls(web, tmp_path):
+    feed = served_feed(web)
+    with time_machine.travel(NOW, tick=False):
+        code, lines, err = preview("--offline", "--json", "--config", config_file(tmp_path), feed)
+    assert code == 0, err
+    assert len(lines) == 2
+    # The server's request log shows the feed, and only the feed
+    assert [path for path, _ in web.requests] == ["/news.xml"]
+    assert all(line["preflight"] is None for line in lines)
+
+
+def test_online_preview_checks_each_link_and_reads_the_event_from_the_page(web, tmp_path):
+    feed = served_feed(web)
+    with time_machine.travel(NOW, tick=False):
+        code, lines, err = preview("--json", "--draft-all", "--config", config_file(tmp_path), feed)
+    assert code == 0, err
+    report, summit = lines
+    assert set(report) >= CONTRACT_FIELDS
+
+    # The report's link answers and has a card: every check passed
+    assert report["decision"] == "draft"
+    assert report["preflight"]["final_url"] == web.url("/news/river-quality")
+    assert report["preflight"]["warnings"] == []
+    assert report["text"] == (
+        "New research report: river quality in the Fens "
+        + web.url("/news/river-quality")
+        + "?utm_source=x&utm_medium=social&utm_campaign=hookline"
+    )
+
+    # The summit's page is an event (JSON-LD): when and where reach the post
+    assert summit["event"] == {
+        "start": "2026-12-01T18:00:00+00:00",
+        "end": None,
+        "venue": "The Maltings, Ely",
+    }
+    assert summit["text"].startswith(
+        "Fens water summit 2026: farmers, scientists and the council: Tue 1 Dec, 18:00, The Maltings, Ely http://"
+    )
+    # And its missing card tags are a warning the approver will see
+    assert summit["preflight"]["warnings"] == [
+        "The page has no og:title and no og:image or twitter:card tag: X will show a bare link, no card."
+    ]
+    # Pages and robots.txt were fetched, robots.txt once for the site
+    paths = sorted(path for path, _ in web.requests)
+    assert paths == ["/news.xml", "/news/river-quality", "/news/summit", "/robots.txt"]
+
+
+def test_the_text_output_shows_the_post_and_every_check(web, tmp_path):
+    feed = served_feed(web)
+    out, err = io.StringIO(), io.StringIO()
+    with time_machine.travel(NOW, tick=False):
+        code = main(["preview", "--draft-all", "--config", config_file(tmp_path), feed], out=out, err=err)
+    text = out.getvalue()
+    assert code == 0, err.getvalue()
+    assert "DRAFT New research report: river quality in the Fens" in text
+    assert "      post (" in text
+    assert "      ok: The link answers HTTP 200." in text
+    assert "      warning: The page has no og:title and no og:image or twitter:card tag" in text
+    assert "      event: 2026-12-01T18:00:00+00:00 at The Maltings, Ely" in text
+
+
+def test_hostile_titles_are_skipped_with_the_reason_and_a_bad_source_does_not_stop_the_others(web, tmp_path):
+    items = [Item("\u202e\u200b", "blank", summary=""), Item("@someone $TSLA report on rivers", "mentions")]
+    web.add("/hostile.xml", rss(web.base_url, items, NOW))
+    missing = str(tmp_path / "no-such-feed.xml")
+    with time_machine.travel(NOW, tick=False):
+        code, lines, err = preview(
+            "--offline",
+            "--draft-all",
+            "--json",
+            "--config",
+            config_file(tmp_path),
+            missing,
+            web.url("/hostile.xml"),
+        )
+    assert code == 2
+    assert err.startswith(f"hookline: {missing}: cannot read")
+    blank, mentions = lines
+    assert blank["decision"] == "skip"
+    assert (
+        blank["reason"]
+        == "the title is empty once control characters, mentions and web addresses are removed"
+    )
+    assert blank["text"] is None and blank["weighted_length"] is None
+    assert mentions["text"].startswith("someone TSLA report on rivers http://")
