@@ -37,6 +37,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return summary
 
 
+def link_checker(s: Services) -> Any:
+    """The link pre-flight, run again just before posting, on a short leash: a slow site
+    must not eat the time the post itself needs."""
+    from hookline.feeds import Fetcher, FetchLimits
+    from hookline.linkcheck import preflight
+
+    polling = s.config.polling
+    fetcher = Fetcher(
+        FetchLimits(connect_timeout=3, read_timeout=4, total_timeout=6, max_bytes=polling.max_bytes,
+                    max_redirects=polling.max_redirects),
+        maxsize=2,
+    )
+    return lambda url: preflight(fetcher, url, s.config.organisation.tz, clock=s.clock)
+
+
 def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
     """The publish run. Anything unforeseen raises: the invocation fails into the dead-letter
     queue and the errors alarm, and the draft state machine makes the next run safe."""
@@ -47,6 +62,7 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
         s.clock(),
         lease=timedelta(seconds=s.settings.lease_seconds),
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        check_link=link_checker(s),
     )
     count = MetricUnit.Count
     metrics.add_metric(name="Published", unit=count, value=len(report.published))

@@ -26,12 +26,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookline.clock import iso, parse_iso
 from hookline.config import Config
-from hookline.models import Attempt, Draft, State
+from hookline.models import Attempt, Draft, EventInfo, State
 from hookline.store import PaceRefused, StateConflict, Store
+
+if TYPE_CHECKING:
+    from hookline.linkcheck import PageCheck
 from hookline.xapi import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
@@ -58,6 +61,7 @@ ACCOUNT_HOLDS = ("account", "credentials")
 RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
 MAX_REFUSALS_PER_RUN = 2  # X refusing post after post is likely not the posts' fault
+MAX_WEIGHTED_LENGTH = 280
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
 RATE_LIMIT_LONGEST = timedelta(hours=24)
 # Longest an attempt can take: connect + read timeouts, plus the DynamoDB writes around it.
@@ -386,8 +390,12 @@ def publish_due(
     *,
     lease: timedelta = timedelta(minutes=5),
     time_left: Callable[[], float] | None = None,
+    check_link: Callable[[str], PageCheck] | None = None,
 ) -> PublishReport:
     """One publish run: housekeeping, then as many due drafts as pace, budget and time allow.
+
+    `check_link` runs the link pre-flight again just before a post (a warning on the
+    draft, never a blocker: the approver already decided).
 
     `lease` must outlast the run (the function's timeout): a PUBLISHING draft older than
     that is taken over. `time_left` (seconds) stops the run from starting an attempt it
@@ -451,7 +459,7 @@ def publish_due(
         except PaceRefused as exc:
             report.waiting = exc.reason
             break
-        outcome = _attempt(store, poster, config, draft, now, report, credentials)
+        outcome = _attempt(store, poster, config, draft, now, report, credentials, check_link)
         if outcome.keeps_reservation:
             report.spend_cents += price
         else:
@@ -484,6 +492,23 @@ class Outcome(enum.Enum):
         return self in (Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS, Outcome.STOP)
 
 
+def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
+    """An event's "tomorrow" that has become "today" since the draft was composed.
+
+    Never after an ambiguous attempt: X's duplicate-content answer only proves an earlier
+    post if the retry sends exactly the same text.
+    """
+    if draft.event is None or draft.ambiguous_attempts:
+        return {}
+    from hookline.compose import refresh_when, weighted_length
+
+    event = EventInfo(start=draft.event.start, end=draft.event.end, venue=draft.event.venue)
+    text = refresh_when(draft.text, event, config, draft.created_at, now)
+    if text == draft.text or weighted_length(text) > MAX_WEIGHTED_LENGTH:
+        return {}
+    return {"text": text, "weighted_length": weighted_length(text)}
+
+
 def _attempt(
     store: Store,
     poster: Poster,
@@ -492,17 +517,16 @@ def _attempt(
     now: datetime,
     report: PublishReport,
     credentials: str,
+    check_link: Callable[[str], PageCheck] | None = None,
 ) -> Outcome:
     """One try at one draft, from the claim to the recorded outcome."""
     attempt = Attempt(id=uuid.uuid4().hex, started_at=now)
+    changes: dict[str, Any] = {"attempt": attempt.model_dump(mode="json"), **_last_moment(draft, config, now)}
+    if check_link is not None:
+        page = check_link(draft.post_link)
+        changes["preflight"] = {**page.as_json(), "checked_at": iso(now), "when": "just before publishing"}
     try:
-        claimed = _transition(
-            store,
-            draft,
-            State.PUBLISHING,
-            action="publish attempt",
-            changes={"attempt": attempt.model_dump(mode="json")},
-        )
+        claimed = _transition(store, draft, State.PUBLISHING, action="publish attempt", changes=changes)
     except StateConflict:
         return Outcome.CONFLICT
 
