@@ -45,8 +45,13 @@ def link_checker(s: Services) -> Any:
 
     polling = s.config.polling
     fetcher = Fetcher(
-        FetchLimits(connect_timeout=3, read_timeout=4, total_timeout=6, max_bytes=polling.max_bytes,
-                    max_redirects=polling.max_redirects),
+        FetchLimits(
+            connect_timeout=3,
+            read_timeout=4,
+            total_timeout=6,
+            max_bytes=polling.max_bytes,
+            max_redirects=polling.max_redirects,
+        ),
         maxsize=2,
     )
     return lambda url: preflight(fetcher, url, s.config.organisation.tz, clock=s.clock)
