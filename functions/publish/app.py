@@ -27,11 +27,28 @@ def services() -> Services:
     return built
 
 
+# -- health gauges for the alarms (owned by operations; kept apart from publishing on purpose) --
+
+
+def emit_health_gauges(s: Services) -> None:
+    """Table-derived gauges (stuck attempts, approval queue, spend); a failure here never affects publishing."""
+    try:
+        from hookline.health import UNITS, gauges
+
+        values = gauges(s.store, s.config, s.clock())
+    except Exception:
+        logger.exception("health gauges failed; their alarms see missing data until the next run")
+        return
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit(UNITS[name]), value=value)
+
+
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
     summary = publish(s, context)
+    emit_health_gauges(s)
     summary["reminded"] = remind(s)
     logger.info("publish run finished", extra=summary)
     return summary
