@@ -251,7 +251,7 @@ def _approver_suppressed(d: Deployment) -> None:
 
 
 def _feed_gone(d: Deployment) -> None:
-    d.web.add("/news.xml", Resource(body=b"gone", status=404, content_type="text/plain"))
+    d.web.add("/news.xml", Resource(body=b"", status=404, content_type="text/plain"))
 
 
 def _feed_is_a_page(d: Deployment) -> None:
