@@ -157,24 +157,26 @@ def test_the_stuck_alarm_description_states_the_limit_the_gauge_uses():
 
 
 def test_the_publish_run_emits_the_gauges_the_alarms_watch_with_the_tables_values(lambda_env, capsys):
-    # Given a table with a draft stuck mid-attempt, one waiting past the reminder limit,
-    # and $16.40 of the $20 cap spent
+    # Given a table with a draft whose publisher died 40 minutes ago, one waiting past the
+    # reminder limit, and $16.40 of the $20 cap spent
     store = lambda_env.store(clock=lambda: NOW)
     lambda_env.write_config(pacing={"monthly_spend_cap_usd": 20}, approval={"reminder_after_hours": 4})
     stuck = a_draft(store, "Stuck report", created=NOW - timedelta(hours=6))
     publishing(store, stuck, started=NOW - timedelta(minutes=40))
     a_draft(store, "Waiting research", created=NOW - timedelta(hours=5))
     spend(store, posts=82)
+    store.set_pause(True, by="test", reason="gauges only", now=NOW)  # so nothing is posted
     capsys.readouterr()
 
-    # When the scheduled publish run happens (paused, so this test is only about the gauges)
-    store.set_pause(True, by="test", reason="gauges only", now=NOW)
+    # When the scheduled publish run happens
     with time_machine.travel(NOW, tick=False):
         call(lambda_env.handler("publish"), load("publish"))
 
-    # Then its metrics carry the gauges, under the names and dimension the alarms watch
+    # Then its metrics carry the gauges, under the names and dimension the alarms watch,
+    # read after the run: it took the dead publisher's draft over, so nothing is stuck now
     metrics = emitted_metrics(capsys.readouterr().out)
-    assert metrics["DraftsStuckPublishing"] == 1.0
+    assert store.get_draft(stuck.id).state is State.APPROVED
+    assert metrics["DraftsStuckPublishing"] == 0.0
     assert metrics["PendingPastReminder"] == 1.0
     assert metrics["PendingDrafts"] == 1.0
     assert metrics["OldestPendingMinutes"] == 300.0
@@ -182,8 +184,31 @@ def test_the_publish_run_emits_the_gauges_the_alarms_watch_with_the_tables_value
     for alarm in ALARMS.values():
         if alarm["Namespace"] == "hookline" and alarm["MetricName"] not in POLL_METRICS:
             assert alarm["MetricName"] in metrics, alarm["MetricName"]
-    # And the stuck draft is untouched by reading it
-    assert store.get_draft(stuck.id).state is State.PUBLISHING
+
+
+def test_a_failing_publish_run_still_reports_the_draft_it_leaves_stuck(lambda_env, capsys, monkeypatch):
+    # Given a draft stuck in PUBLISHING for 40 minutes, and a publish run that fails
+    # before it can take the draft over (DynamoDB refusing, a bad deploy, ...)
+    store = lambda_env.store(clock=lambda: NOW)
+    publishing(
+        store,
+        a_draft(store, "Stuck report", created=NOW - timedelta(hours=6)),
+        started=NOW - timedelta(minutes=40),
+    )
+    handler = lambda_env.handler("publish")
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(handler, "publish_due", failing)
+    capsys.readouterr()
+
+    # When the run fails
+    with time_machine.travel(NOW, tick=False), pytest.raises(RuntimeError):
+        call(handler, load("publish"))
+
+    # Then the gauges were still sent, and the stuck draft raises its alarm
+    assert emitted_metrics(capsys.readouterr().out)["DraftsStuckPublishing"] == 1.0
 
 
 def test_a_poll_with_a_feed_answering_emits_the_heartbeat_and_one_where_all_fail_does_not(

@@ -72,9 +72,13 @@ def test_links_into_the_runbook_resolve(doc):
 
 def test_the_deploy_walkthrough_goes_from_credentials_to_an_approved_post_in_order():
     deploying = readme_section("Deploying")
+    # The X account's part is its own section, which the walk-through sends the reader to
+    assert "(#connecting-the-corporate-x-account)" in deploying
+    connecting = readme_section("Connecting the corporate X account")
+    assert "aws secretsmanager create-secret --name hookline/x-credentials" in connecting
     steps = [
         "aws sts get-caller-identity",  # AWS credentials
-        "aws secretsmanager create-secret --name hookline/x-credentials",  # X credentials stored
+        "Connecting the corporate X account",  # X credentials stored
         "aws sesv2 create-email-identity",  # SES sender
         "python -m hookline validate-config",  # config
         "make build",

@@ -47,8 +47,10 @@ def emit_health_gauges(s: Services) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
-    summary = publish(s, context)
-    emit_health_gauges(s)
+    try:
+        summary = publish(s, context)
+    finally:
+        emit_health_gauges(s)  # after a failed run too: a draft it left stuck must raise its alarm
     summary["reminded"] = remind(s)
     logger.info("publish run finished", extra=summary)
     return summary
