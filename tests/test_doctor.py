@@ -124,6 +124,7 @@ def test_a_healthy_deployment_passes_every_check_with_one_line_each(prod):
         "secret X credentials",
         "secret link-signing key",
         "x account",
+        "x access",
         "x profile homepage",
         "x profile person",
         "ses account",
@@ -140,6 +141,7 @@ def test_a_healthy_deployment_passes_every_check_with_one_line_each(prod):
     assert checks["x account"][1] == (
         f"the credentials belong to @TweepyDev (user id {ME_ID}), the corporate account"
     )
+    assert checks["x access"][1] == "the tokens may post (read-write-directmessages)"
     assert checks["publishing"][1] == "live: approved posts go to @TweepyDev"
     assert (
         checks["approval links"][1]
@@ -205,6 +207,10 @@ def _revoked_tokens(d: Deployment) -> None:
 
 def _x_unreachable(d: Deployment) -> None:
     d.x.me_then("unreachable")
+
+
+def _read_only_tokens(d: Deployment) -> None:
+    d.x.access_level = "read"
 
 
 def _x_rate_limited(d: Deployment) -> None:
@@ -331,6 +337,12 @@ FAILURES: list[tuple[str, Callable[[Deployment], None], str, list[str]]] = [
     ),
     ("revoked tokens", _revoked_tokens, "x account", ["401 Unauthorized", "regenerate"]),
     ("X unreachable", _x_unreachable, "x account", ["could not reach X (ConnectionError)"]),
+    (
+        "read-only tokens",
+        _read_only_tokens,
+        "x access",
+        ["may only read, so nothing can be posted", "Read and write", "regenerate the access token"],
+    ),
     ("X rate limit", _x_rate_limited, "x account", ["rate limit", "again in 15 minutes"]),
     (
         "sender not verified",

@@ -75,6 +75,7 @@ class XFake:
     # The account's profile fields (description, url, entities, ...): sent only when a
     # get-me request asks for them with user.fields, as X does.
     profile: dict[str, Any] = field(default_factory=dict)
+    access_level: str = "read-write-directmessages"  # get-me's x-access-level header, as recorded
 
     def __post_init__(self) -> None:
         self.mock.add_callback(responses.GET, f"{API}/2/users/me", callback=self._me)
@@ -127,7 +128,8 @@ class XFake:
         data = {**RECORDED_ME, "id": self.user_id, "username": self.username}
         wanted = parse_qs(urlsplit(request.url).query).get("user.fields", [""])[0].split(",")
         data.update({k: v for k, v in self.profile.items() if k in wanted})
-        return 200, {"content-type": "application/json; charset=utf-8"}, json.dumps({"data": data})
+        headers = {"content-type": "application/json; charset=utf-8", "x-access-level": self.access_level}
+        return 200, headers, json.dumps({"data": data})
 
     def _create(self, request: Any) -> tuple[int, dict[str, str], str]:
         outcome = self.script.popleft() if self.script else "ok"

@@ -39,7 +39,17 @@ MIN_SIGNING_KEY = 32
 PROFILE_FIELDS = ["url", "description", "entities"]
 
 ClientFactory = Callable[[str], Any]
-ProfileReader = Callable[[dict[str, str], Config], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class XMe:
+    """Who the credentials are, as X says: the user with its profile fields, and what the tokens may do."""
+
+    data: dict[str, Any]
+    access_level: str | None  # X's x-access-level header: read, read-write, read-write-directmessages
+
+
+ProfileReader = Callable[[dict[str, str], Config], XMe]
 
 
 @dataclass(frozen=True)
@@ -107,8 +117,9 @@ def read_stack(cfn: Any, name: str) -> Stack:
 # -- X ---------------------------------------------------------------------------------------
 
 
-def read_x_profile(credentials: dict[str, str], config: Config) -> dict[str, Any]:
-    """The authenticated user with its profile fields, through xapi's client (same timeouts)."""
+def read_x_profile(credentials: dict[str, str], config: Config) -> XMe:
+    """GET /2/users/me with the profile fields, through xapi's client (its timeouts and quiet
+    logging); the raw response, because only its headers say whether the tokens may post."""
     import requests
     import tweepy
 
@@ -116,7 +127,9 @@ def read_x_profile(credentials: dict[str, str], config: Config) -> dict[str, Any
 
     client = TweepyPoster(lambda: credentials, config.account).client
     try:
-        resp = client.get_me(user_auth=True, user_fields=PROFILE_FIELDS)
+        resp = client.request(
+            "GET", "/2/users/me", params={"user.fields": ",".join(PROFILE_FIELDS)}, user_auth=True
+        )
     except tweepy.Unauthorized:
         raise XCheckFailed(
             "X rejected the credentials (401 Unauthorized): they are wrong or were revoked; regenerate the "
@@ -139,8 +152,11 @@ def read_x_profile(credentials: dict[str, str], config: Config) -> dict[str, Any
         raise XCheckFailed(
             f"could not reach X ({type(exc).__name__}): check this machine's network, then run doctor again"
         ) from None
-    user = resp.data
-    return dict(getattr(user, "data", None) or {"id": user.id, "username": user.username})
+    try:
+        data = resp.json()["data"]
+    except (ValueError, KeyError, TypeError):
+        raise XCheckFailed("X answered without the user: run doctor again later") from None
+    return XMe(data=dict(data), access_level=resp.headers.get("x-access-level"))
 
 
 def _x_messages(exc: Any) -> str:
@@ -364,10 +380,11 @@ class Doctor:
     def check_x(self, credentials: dict[str, str], secret: str) -> Iterator[Check]:
         account = self.config.account
         try:
-            me = self.read_profile(credentials, self.config)
+            answer = self.read_profile(credentials, self.config)
         except XCheckFailed as exc:
             yield Check(FAIL, "x account", str(exc))
             return
+        me = answer.data
         user_id, username = str(me.get("id", "")), str(me.get("username", ""))
         if user_id != account.user_id:
             yield Check(
@@ -390,6 +407,17 @@ class Doctor:
                 f"the account is now @{username}, the config says @{account.bare_handle}: "
                 f"update account.handle in {self.config_source} (post links use it)",
             )
+        level = answer.access_level
+        if level is not None and "write" not in level:
+            yield Check(
+                FAIL,
+                "x access",
+                f"the tokens may only {level}, so nothing can be posted: set the app's permissions to "
+                "Read and write in the X developer portal, then regenerate the access token and secret "
+                f"(tokens keep the permissions they were made with) and store them in {secret}",
+            )
+        else:
+            yield Check(OK, "x access", f"the tokens may post ({level or 'X did not say; assumed'})")
         yield from self.check_profile(me)
 
     def check_profile(self, me: dict[str, Any]) -> Iterator[Check]:
