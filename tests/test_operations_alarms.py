@@ -237,6 +237,19 @@ def test_a_poll_with_a_feed_answering_emits_the_heartbeat_and_one_where_all_fail
     assert "PollHeartbeat" not in emitted_metrics(capsys.readouterr().out)
 
 
+def test_the_publish_function_may_read_what_its_gauges_read_and_nothing_more_is_added():
+    # The gauges query the ByState index and get the month's spend item: both within the
+    # publish function's existing statement on the table
+    [statement] = [
+        st
+        for st in RESOURCES["PublishFunction"]["Properties"]["Policies"][0]["Statement"]
+        if any(str(a).startswith("dynamodb:") for a in st["Action"])
+    ]
+    assert {"dynamodb:Query", "dynamodb:GetItem"} <= set(statement["Action"])
+    assert {"Sub": "${Table.Arn}/index/ByState"} in statement["Resource"]
+    assert {"GetAtt": "Table.Arn"} in statement["Resource"]
+
+
 # -- the dashboard -----------------------------------------------------------------------------------
 
 
