@@ -27,11 +27,30 @@ def services() -> Services:
     return built
 
 
+# -- health gauges for the alarms (owned by operations; kept apart from publishing on purpose) --
+
+
+def emit_health_gauges(s: Services) -> None:
+    """Table-derived gauges (stuck attempts, approval queue, spend); a failure here never affects publishing."""
+    try:
+        from hookline.health import UNITS, gauges
+
+        values = gauges(s.store, s.config, s.clock())
+    except Exception:
+        logger.exception("health gauges failed; their alarms see missing data until the next run")
+        return
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=MetricUnit(UNITS[name]), value=value)
+
+
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
-    summary = publish(s, context)
+    try:
+        summary = publish(s, context)
+    finally:
+        emit_health_gauges(s)  # after a failed run too: a draft it left stuck must raise its alarm
     summary["reminded"] = remind(s)
     logger.info("publish run finished", extra=summary)
     return summary

@@ -12,6 +12,7 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
@@ -71,6 +72,10 @@ class XFake:
     created: list[str] = field(default_factory=list)  # texts X actually created (like the account timeline)
     dedupe: bool = True  # like X: a text already created is refused with 403 duplicate content
     next_id: int = int(RECORDED_CREATE["body"]["data"]["id"])
+    # The account's profile fields (description, url, entities, ...): sent only when a
+    # get-me request asks for them with user.fields, as X does.
+    profile: dict[str, Any] = field(default_factory=dict)
+    access_level: str = "read-write-directmessages"  # get-me's x-access-level header, as recorded
 
     def __post_init__(self) -> None:
         self.mock.add_callback(responses.GET, f"{API}/2/users/me", callback=self._me)
@@ -82,7 +87,8 @@ class XFake:
         return [s.body["text"] for s in self.sent if s.url.endswith("/2/tweets") and s.body]
 
     def me_then(self, *outcomes: Any) -> XFake:
-        """Queue answers to get_me: "timeout", "unreachable" or (status, body, headers)."""
+        """Queue answers to get_me: "timeout", "unreachable", "unauthorized" (revoked tokens)
+        or (status, body, headers)."""
         self.me_script.extend(outcomes)
         return self
 
@@ -113,11 +119,17 @@ class XFake:
         self._record(request)
         if outcome == "timeout":
             raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=10.0)")
+        if outcome == "unauthorized":
+            body = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+            return 401, {"content-type": "application/problem+json"}, json.dumps(body)
         if isinstance(outcome, tuple):
             status, body, headers = (*outcome, {})[:3]
             return status, {"content-type": "application/json", **headers}, json.dumps(body)
         data = {**RECORDED_ME, "id": self.user_id, "username": self.username}
-        return 200, {"content-type": "application/json; charset=utf-8"}, json.dumps({"data": data})
+        wanted = parse_qs(urlsplit(request.url).query).get("user.fields", [""])[0].split(",")
+        data.update({k: v for k, v in self.profile.items() if k in wanted})
+        headers = {"content-type": "application/json; charset=utf-8", "x-access-level": self.access_level}
+        return 200, headers, json.dumps({"data": data})
 
     def _create(self, request: Any) -> tuple[int, dict[str, str], str]:
         outcome = self.script.popleft() if self.script else "ok"

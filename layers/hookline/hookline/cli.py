@@ -191,6 +191,38 @@ def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Check a deployed stack end to end (see hookline.doctor); writes nothing anywhere."""
+    import boto3
+
+    from hookline.doctor import run
+    from hookline.feeds import Fetcher, FetchLimits
+
+    config = load_config(args.config)
+    polling = config.polling
+    fetcher = Fetcher(
+        FetchLimits(
+            connect_timeout=polling.connect_timeout_seconds,
+            read_timeout=polling.read_timeout_seconds,
+            max_bytes=polling.max_bytes,
+            max_redirects=polling.max_redirects,
+        )
+    )
+    session = boto3.session.Session(region_name=args.region)
+
+    def client(service: str) -> Any:
+        return session.client(service)  # type: ignore[call-overload]
+
+    return run(
+        args.stack,
+        config,
+        out,
+        client=client,
+        fetcher=fetcher,
+        config_source=str(args.config or default_config_path()),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hookline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "doctor", help="check a deployment is wired correctly (secrets, X account, SES, feeds, schedules)"
+    )
+    p.add_argument("--stack", required=True, help="CloudFormation stack name of the deployment")
+    p.add_argument(
+        "--config", help="the config deployed with it (default: $HOOKLINE_CONFIG, else config/hookline.yaml)"
+    )
+    p.add_argument("--region", help="AWS region of the stack (default: your AWS CLI profile's)")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("rebaseline", help="take a feed's current entries as history (after a site migration)")
     deployment(p)

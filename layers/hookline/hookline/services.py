@@ -39,6 +39,8 @@ def _secret(name: str, stage: str | None = None) -> str | None:
         if stage:  # AWSPREVIOUS does not exist until the first rotation
             return None
         raise
+    if stage and not value:  # the stage does not exist (remembered for SECRET_MAX_AGE)
+        return None
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -49,7 +51,17 @@ def _stage_provider(stage: str) -> Any:
     # Kept beside powertools' own providers, so parameters.clear_caches() clears it too.
     key = f"secrets:{stage}"
     if key not in DEFAULT_PROVIDERS:
-        DEFAULT_PROVIDERS[key] = parameters.SecretsProvider()
+
+        class StageProvider(parameters.SecretsProvider):
+            def _get(self, name: str, **sdk_options: Any) -> str | bytes:
+                try:
+                    return super()._get(name, **sdk_options)
+                except self.client.exceptions.ResourceNotFoundException:
+                    # No such stage (AWSPREVIOUS before the first rotation): cache that answer too,
+                    # rather than asking Secrets Manager again for every link signed or checked.
+                    return ""
+
+        DEFAULT_PROVIDERS[key] = StageProvider()
     return DEFAULT_PROVIDERS[key]
 
 
