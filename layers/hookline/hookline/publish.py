@@ -521,12 +521,12 @@ def _attempt(
 ) -> Outcome:
     """One try at one draft, from the claim to the recorded outcome."""
     attempt = Attempt(id=uuid.uuid4().hex, started_at=now)
-    changes: dict[str, Any] = {"attempt": attempt.model_dump(mode="json"), **_last_moment(draft, config, now)}
+    claim: dict[str, Any] = {"attempt": attempt.model_dump(mode="json"), **_last_moment(draft, config, now)}
     if check_link is not None:
         page = check_link(draft.post_link)
-        changes["preflight"] = {**page.as_json(), "checked_at": iso(now), "when": "just before publishing"}
+        claim["preflight"] = {**page.as_json(), "checked_at": iso(now), "when": "just before publishing"}
     try:
-        claimed = _transition(store, draft, State.PUBLISHING, action="publish attempt", changes=changes)
+        claimed = _transition(store, draft, State.PUBLISHING, action="publish attempt", changes=claim)
     except StateConflict:
         return Outcome.CONFLICT
 
