@@ -373,6 +373,21 @@ class Store:
                 ExpressionAttributeValues=self._values({":now": iso(now)}),
             )
 
+    def rebaseline(self, feed_id: str) -> bool:
+        """Make the next poll take the feed's current entries as history (after a site
+        migration held it). False if the feed has no poll record."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"FEED#{feed_id}", "STATE"),
+                UpdateExpression="REMOVE #url, etag, last_modified, held",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#url": "url"},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def reset_validators(self, feed_id: str) -> None:
         """Forget ETag/Last-Modified so the next poll fetches the whole feed again."""
         self.client.update_item(
