@@ -153,20 +153,15 @@ def normalise_link(link: str) -> str:
 
 
 def dynamodb_client(endpoint_url: str | None = None, *, connections: int = 64) -> DynamoDBClient:
-    """A DynamoDB client for threaded use: a pool as large as a poll's concurrency, and
-    timeouts that fit inside a function's (botocore's defaults wait 60 s per read)."""
+    """A DynamoDB client for threaded use: a connection pool as large as a poll's concurrency
+    (botocore keeps 10, and a poll's threads would queue for them). Timeouts and retries
+    stay botocore's: a conditional write retried after a short read timeout could be told
+    its own earlier success was someone else's."""
     import boto3
     from botocore.config import Config as BotoConfig
 
     return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint_url or None,
-        config=BotoConfig(
-            max_pool_connections=connections,
-            connect_timeout=5,
-            read_timeout=10,
-            retries={"mode": "standard", "max_attempts": 4},
-        ),
+        "dynamodb", endpoint_url=endpoint_url or None, config=BotoConfig(max_pool_connections=connections)
     )
 
 
