@@ -506,3 +506,20 @@ def test_a_malformed_feed_is_used_and_its_problem_logged_once_not_every_poll(
     state = store.feed_state("news")
     assert state is not None
     assert state.problem == report.feeds[0].problem
+
+
+def test_a_server_that_answers_304_to_everything_is_a_failure_not_a_silent_success(
+    web: WebServer, store: Store, clock: Clock
+) -> None:
+    # Given a misconfigured server that answers 304 even when nothing was asked conditionally
+    web.add("/news.xml", Resource(body=b"", status=304, etag=False))
+    poll = poller(feed_config(web, ("news", "/news.xml")), store, clock)
+
+    # When a feed on it is seen for the first time
+    report = poll.poll_all()
+
+    # Then that is a clear failure (otherwise the feed would never be read at all)
+    assert report.feeds[0].error == (
+        f"could not fetch {web.url('/news.xml')}: HTTP 304 to a request that was not conditional"
+    )
+    assert report.feeds[0].failure_streak == 1

@@ -265,15 +265,17 @@ class Poller:
         state = run.states.get(feed.id) if run.states is not None else self.store.feed_state(feed.id)
         first_sight = state is None or state.url is None
         moved = state is not None and state.url is not None and state.url != url
-        conditional = state is not None and not (first_sight or moved)
+        etag = state.etag if state and not (first_sight or moved) else None
+        last_modified = state.last_modified if state and not (first_sight or moved) else None
         try:
-            result = run.fetcher.get(
-                url,
-                etag=state.etag if conditional and state else None,
-                last_modified=state.last_modified if conditional and state else None,
-            )
+            result = run.fetcher.get(url, etag=etag, last_modified=last_modified)
         except FetchError as exc:
             return self._failed(feed, report, now, f"could not fetch {url}: {exc}")
+        if result.not_modified and not (etag or last_modified):
+            # Nothing was asked conditionally: a 304 here would leave the feed unread for ever.
+            return self._failed(
+                feed, report, now, f"could not fetch {url}: HTTP 304 to a request that was not conditional"
+            )
         if result.not_modified:
             report.status = "not modified"
             if state is not None and state.healthy and run.not_modified is not None:
