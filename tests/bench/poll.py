@@ -332,6 +332,8 @@ def _choice(rows: list[dict[str, Any]], default: int) -> str:
         "Beyond it, the store and the poller's CPU, not the network, set the pace: wall time still "
         "falls a little, but ever further from the floor, for twice the connections to the feeds' hosts."
     )
+    if best is None:
+        return f"No measured concurrency stayed within 2x of its floor in this run (default {default}). {why}"
     if best == default:
         return f"Default concurrency {default}: the highest measured that stays within 2x of its floor. {why}"
     return (
