@@ -523,3 +523,33 @@ def test_a_server_that_answers_304_to_everything_is_a_failure_not_a_silent_succe
         f"could not fetch {web.url('/news.xml')}: HTTP 304 to a request that was not conditional"
     )
     assert report.feeds[0].failure_streak == 1
+
+
+def test_an_event_its_page_calls_off_is_skipped_with_that_reason(
+    web: WebServer, store: Store, clock: Clock
+) -> None:
+    # Given a baselined feed
+    serve(web, "/news.xml", [OLD], clock)
+    poll = poller(feed_config(web, ("news", "/news.xml")), store, clock)
+    poll.poll_all()
+
+    # When it announces a talk whose page (schema.org JSON-LD) says it is cancelled
+    clock.advance(minutes=5)
+    talk = Item("Evening talk: the Fens report", "evening-talk", category="Events")
+    serve(web, "/news.xml", [talk, OLD], clock)
+    jsonld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "Event",
+            "startDate": (clock.now + timedelta(days=5)).isoformat(),
+            "eventStatus": "https://schema.org/EventCancelled",
+            "location": {"@type": "Place", "name": "Guildhall"},
+        }
+    )
+    web.add(f"/news/{talk.slug}", page(talk.title, jsonld=jsonld))
+    report = poll.poll_all()
+
+    # Then nothing is drafted, and the skip says why
+    assert report.drafted == 0
+    [skip] = store.skips("news")
+    assert skip["reason"] == "the linked page says the event is cancelled"

@@ -34,6 +34,8 @@ from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store
 
 log = logging.getLogger(__name__)
 
+# schema.org eventStatus values that mean there is nothing to announce.
+CALLED_OFF = {"EventCancelled": "cancelled", "EventPostponed": "postponed"}
 # After the poll's deadline, how long to wait for feeds still finishing a write before
 # the poll returns without them (the function's own timeout comes after this margin).
 GRACE_SECONDS = 3.0
@@ -184,7 +186,9 @@ class Poller:
     def _run(self, deadline: float | None) -> _Run:
         fetcher = self.fetcher.bounded(deadline)
         # One page checker per poll: its cache (pages, robots.txt) lasts one poll, not a warm container's life.
-        linkcheck = LinkChecker(fetcher, self.config.organisation.tz) if self.check_links else None
+        linkcheck = (
+            LinkChecker(fetcher, self.config.organisation.tz, clock=self.clock) if self.check_links else None
+        )
         return _Run(fetcher, linkcheck, deadline)
 
     def poll_all(self, *, time_budget: float | None = None) -> PollReport:
@@ -435,6 +439,11 @@ class Poller:
         if run.linkcheck is not None and page_could_change(entry, judgement, feed, rules, now):
             entry, page = with_page(entry, run.linkcheck)
             judgement = judge(entry, feed, rules, now)
+            called_off = CALLED_OFF.get(page.event_status or "") if page else None
+            if judgement.drafted and called_off:
+                judgement = Judgement(
+                    "skip", f"the linked page says the event is {called_off}", judgement.rule
+                )
         draft = None
         if judgement.drafted:
             try:
