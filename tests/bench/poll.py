@@ -361,6 +361,7 @@ def run(report: Report) -> None:
         "Floor = feeds x latency / concurrency. Peak memory is each side's own process peak RSS "
         "(`ru_maxrss`, imports included), each side in a fresh process.",
     )
+    load_before = os.getloadavg()[0]
     ctx = get_context("spawn")
     parent, child = ctx.Pipe()
     web = ctx.Process(target=_serve, args=(child,), daemon=True)
@@ -380,6 +381,7 @@ def run(report: Report) -> None:
             web.terminate()
         db.stop()
 
+    load_after = os.getloadavg()[0]
     c = hook["default_concurrency"]
     floor = FEEDS * LATENCY / c
     fig = report.figure
@@ -432,6 +434,8 @@ def run(report: Report) -> None:
         f"the poller process used {median['cpu']:.2f} s of CPU in poll 2 (parsing the changed feeds, "
         "botocore, urllib3), on 2 cores it shares with DynamoDB Local and the web servers.",
         _choice(rows, c),
+        f"Machine load (1-minute load average, 2 cores): {load_before:.1f} before the run, {load_after:.1f} "
+        "after; other work on the machine slows the poller, the servers and DynamoDB Local alike.",
     ]
     if problems:
         section.verdict.append(f"Feeds that failed during the bench: {problems[:5]}")

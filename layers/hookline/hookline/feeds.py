@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import copy
 import hashlib
+import io
 import re
 import time
 from collections import Counter
@@ -582,8 +583,12 @@ def parse_feed(
     if not body.strip():
         raise ParseError("the server sent an empty response")
     try:
+        # A stream, not bytes: given bytes, feedparser first tries to open them as a file name.
         parsed = feedparser.parse(
-            body, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
         )
     except Exception as exc:  # feedparser on truly broken bytes: one feed's error, not the run's
         raise ParseError(f"feedparser could not read it ({type(exc).__name__}: {str(exc)[:200]})") from None

@@ -19,7 +19,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -209,25 +210,26 @@ class Poller:
         futures: dict[Future[FeedReport], FeedConfig] = {}
         try:
             futures = {pool.submit(self._poll_feed, feed, run): feed for feed in feeds}
-            pending = set(futures)
-            while pending:
-                timeout = None if deadline is None else max(0.0, deadline + GRACE_SECONDS - time.monotonic())
-                done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
+            # as_completed watches every future once; a wait() per result would cost
+            # O(feeds) each time, which with hundreds of feeds is measurable CPU.
+            timeout = None if deadline is None else max(0.0, deadline + GRACE_SECONDS - time.monotonic())
+            try:
+                for future in as_completed(futures, timeout=timeout):
                     report.feeds.append(self._result(futures[future], future))
-                self._flush_not_modified(run, minimum=NOT_MODIFIED_CHUNK)
-                if not done:  # the deadline and its grace have passed
-                    for future in pending:
-                        feed = futures[future]
-                        started = not future.cancel()
-                        error = (
-                            "still running when the poll's time ran out; the next poll tries again"
-                            if started
-                            else "not polled: the poll's time ran out first"
-                        )
-                        log.warning("feed not finished", extra={"feed": feed.id, "error": error})
-                        report.feeds.append(FeedReport(feed.id, ok=False, status="timed out", error=error))
-                    break
+                    self._flush_not_modified(run, minimum=NOT_MODIFIED_CHUNK)
+            except FuturesTimeout:  # the deadline and its grace have passed
+                finished = {r.feed_id for r in report.feeds}
+                for future, feed in futures.items():
+                    if feed.id in finished:
+                        continue
+                    started = not future.cancel()
+                    error = (
+                        "still running when the poll's time ran out; the next poll tries again"
+                        if started
+                        else "not polled: the poll's time ran out first"
+                    )
+                    log.warning("feed not finished", extra={"feed": feed.id, "error": error})
+                    report.feeds.append(FeedReport(feed.id, ok=False, status="timed out", error=error))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self._flush_not_modified(run, minimum=1)
