@@ -99,11 +99,14 @@ def _serve(conn: Connection) -> None:
     rounds = [0]
 
     def change() -> bytes:
-        """The next 10% of the feeds each publish one new entry, half of them significant."""
+        """Another 10% of the feeds each publish one new entry, half of them significant."""
         rounds[0] += 1
         r = rounds[0]
         count = int(FEEDS * CHANGED)
-        chosen = [(r * count + k) % FEEDS for k in range(count)]
+        # Spread through the list as real changes are (every tenth feed, a different tenth each
+        # round), not a block of neighbours that would all reach the store at the same moment.
+        step = FEEDS // count
+        chosen = [(r + step * k) % FEEDS for k in range(count)]
         for k, i in enumerate(chosen):
             server, items = feeds[i]
             significant = k % 2 == 0
