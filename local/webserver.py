@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -130,6 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
 class WebServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a poll opening dozens of connections at
+    # once would see refused SYNs retried a second later.
+    request_queue_size = 256
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
@@ -138,6 +142,12 @@ class WebServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up on a body it did not want (a size cap, a timeout) is normal here.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:

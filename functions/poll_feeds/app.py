@@ -38,6 +38,7 @@ def poller() -> Poller:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The poll's deadline: fetches and new entries stop in time for the last records to be written.
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     report = poller().poll_all(time_budget=max(budget, 1))
     threshold = services().config.polling.failure_alarm_after
@@ -47,6 +48,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(
         name="FeedsFailingRepeatedly", unit=MetricUnit.Count, value=len(report.alarming(threshold))
     )
+    metrics.add_metric(name="FeedsHeld", unit=MetricUnit.Count, value=len(report.held))
+    metrics.add_metric(name="FeedsNotModified", unit=MetricUnit.Count, value=report.not_modified)
     if report.feeds and len(report.failed) < len(report.feeds):
         metrics.add_metric(name="PollHeartbeat", unit=MetricUnit.Count, value=1)
     for feed in report.alarming(threshold):

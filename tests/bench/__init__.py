@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
 
 # Benchmark modules, in the order they run and appear in docs/benchmarks.md.
-MODULES: list[str] = ["publish", "compose"]
+MODULES: list[str] = ["poll", "publish", "compose"]
 
 
 @dataclass

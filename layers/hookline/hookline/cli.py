@@ -167,7 +167,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     store = _store(args)
     config = _config(args.config, fallback=True, err=err)
-    report = status_report(store, config, utc_now())
+    report = status_report(store, config, utc_now(), skips=args.skips)
     if args.json:
         print(json.dumps(report, default=str, indent=2), file=out)
     else:
@@ -179,12 +179,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = _store(args)
-    store.client.update_item(
-        TableName=store.table,
-        Key={"pk": {"S": f"FEED#{args.feed}"}, "sk": {"S": "STATE"}},
-        UpdateExpression="REMOVE #url, etag, last_modified, held",
-        ExpressionAttributeNames={"#url": "url"},
-    )
+    if not store.rebaseline(args.feed):
+        print(f"hookline: feed {args.feed!r} has never been polled in this deployment", file=err)
+        return 2
     print(
         f"feed {args.feed}: the next poll takes its current entries as history (nothing is drafted)", file=out
     )
@@ -265,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     deployment(p)
     p.add_argument("--config", help="config file")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--skips", type=int, default=0, metavar="N", help="also show each feed's N most recent skip reasons"
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(

@@ -325,9 +325,14 @@ class Notifications(_Model):
 
 
 class Polling(_Model):
+    # Chosen by measurement (docs/benchmarks.md, "Polling 500 feeds"): feeds are fetched
+    # by threads that mostly wait on the network.
     concurrency: int = Field(default=16, ge=1, le=128)
     connect_timeout_seconds: float = Field(default=5, gt=0)
     read_timeout_seconds: float = Field(default=10, gt=0)
+    fetch_timeout_seconds: float = Field(
+        default=20, gt=0, description="a whole fetch, however slowly the server sends"
+    )
     max_bytes: int = Field(default=5_000_000, ge=10_000)
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_new_entries: int = Field(

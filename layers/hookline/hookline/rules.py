@@ -1,13 +1,29 @@
-"""Decide per entry: draft or skip, always with a reason a person understands."""
+"""Decide per entry: draft or skip, always with a reason a person understands.
+
+Order: required fields, an event already under way, maximum age (not for events),
+excluded categories and keywords, then events (any entry with a start date, whatever
+its feed's kind), then included categories and keywords. A rule set with no include
+lists drafts everything that was not excluded.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from hookline.config import FeedConfig, RuleSet
-from hookline.models import Entry, Judgement
+from hookline.models import Entry, EventInfo, Judgement
+
+FIELD_NAMES = {
+    "title": "title",
+    "link": "http(s) link",
+    "published": "publication date",
+    "summary": "summary",
+    "event_start": "event start date",
+    "venue": "venue",
+}
 
 
 @lru_cache(maxsize=1024)
@@ -40,7 +56,8 @@ def judge(
     name = rule_name or feed.rules
     missing = _missing_fields(entry, rules)
     if missing:
-        return Judgement("skip", f"missing {', '.join(missing)} (required by rule {name!r})", name)
+        wanted = " or ".join(FIELD_NAMES[f] for f in missing)
+        return Judgement("skip", f"no {wanted} (required by rule {name!r})", name)
 
     if entry.event is not None and entry.event.start <= now:
         return Judgement(
@@ -75,6 +92,27 @@ def judge(
         return Judgement("draft", f"keyword {keyword!r} matched rule {name!r}", name)
     cats = ", ".join(repr(c) for c in entry.categories) or "none"
     return Judgement("skip", f"no category or keyword of rule {name!r} matched (categories: {cats})", name)
+
+
+def page_could_change(
+    entry: Entry, judgement: Judgement, feed: FeedConfig, rules: RuleSet, now: datetime
+) -> bool:
+    """Whether the linked page can change this decision or is needed for it.
+
+    A draft needs the page (the link pre-flight the approver sees, and event data that
+    may show the event has started). A skip needs it only if an event date from the
+    page's JSON-LD could turn it into a draft: an entry without event data, skipped
+    for a reason an event does not override (an excluded keyword, no title...), is
+    settled without a request.
+    """
+    if judgement.drafted:
+        return True
+    if entry.event is not None:
+        return False  # the feed's own event data wins over the page's
+    as_event = dataclasses.replace(
+        entry, event=EventInfo(start=now + timedelta(days=1), venue="(from the page)")
+    )
+    return judge(as_event, feed, rules, now).drafted
 
 
 def _missing_fields(entry: Entry, rules: RuleSet) -> list[str]:

@@ -124,13 +124,9 @@ class Services:
     def store(self) -> Store:
         if "store" in self.overrides:
             return self.overrides["store"]  # type: ignore[no-any-return]
-        from hookline.store import Store
+        from hookline.store import Store, dynamodb_client
 
-        client = None
-        if self.settings.dynamodb_endpoint:
-            import boto3
-
-            client = boto3.client("dynamodb", endpoint_url=self.settings.dynamodb_endpoint)
+        client = dynamodb_client(self.settings.dynamodb_endpoint)
         return Store(self.settings.table_name, client=client, clock=self.clock)
 
     @property
@@ -149,18 +145,9 @@ class Services:
     def fetcher(self) -> Fetcher:
         if "fetcher" in self.overrides:
             return self.overrides["fetcher"]  # type: ignore[no-any-return]
-        from hookline.feeds import Fetcher, FetchLimits
+        from hookline.feeds import Fetcher
 
-        polling = self.config.polling
-        return Fetcher(
-            FetchLimits(
-                connect_timeout=polling.connect_timeout_seconds,
-                read_timeout=polling.read_timeout_seconds,
-                max_bytes=polling.max_bytes,
-                max_redirects=polling.max_redirects,
-            ),
-            maxsize=polling.concurrency,
-        )
+        return Fetcher.for_polling(self.config.polling)
 
     @cached_property
     def notifier(self) -> Notifier:

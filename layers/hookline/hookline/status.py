@@ -10,24 +10,32 @@ from hookline.models import State
 from hookline.store import Store
 
 
-def status_report(store: Store, config: Config, now: datetime) -> dict[str, Any]:
-    states = {s.feed_id: s for s in store.feed_states()}
+def status_report(store: Store, config: Config, now: datetime, *, skips: int = 0) -> dict[str, Any]:
+    """`skips`: how many of each feed's most recent skip reasons to include (one query per feed)."""
+    states = store.feed_states_for([f.id for f in config.feeds])
     feeds = []
     for feed in config.feeds:
         state = states.get(feed.id)
-        feeds.append(
-            {
-                "id": feed.id,
-                "url": str(feed.url),
-                "last_poll": state.last_poll if state else None,
-                "last_success": state.last_success if state else None,
-                "failure_streak": state.failure_streak if state else 0,
-                "alarm": bool(state and state.failure_streak >= config.polling.failure_alarm_after),
-                "last_error": state.last_error if state else None,
-                "drafts_made": state.drafts_made if state else 0,
-                "held": (state.held or None) if state else None,
-            }
-        )
+        row: dict[str, Any] = {
+            "id": feed.id,
+            "url": str(feed.url),
+            "last_poll": state.last_poll if state else None,
+            "last_success": state.last_success if state else None,
+            "failure_streak": state.failure_streak if state else 0,
+            "alarm": bool(state and state.failure_streak >= config.polling.failure_alarm_after),
+            "last_error": state.last_error if state else None,
+            "drafts_made": state.drafts_made if state else 0,
+            "held": (state.held or None) if state else None,
+            "problem": state.problem if state else None,
+            # The poll record was written for another URL: the next poll re-baselines the feed.
+            "url_changed": bool(state and state.url and state.url != str(feed.url)),
+        }
+        if skips:
+            row["recent_skips"] = [
+                {"title": s.get("title", ""), "reason": s.get("reason", ""), "at": s.get("at")}
+                for s in store.skips(feed.id, limit=skips, now=now)
+            ]
+        feeds.append(row)
     pending = store.drafts_in(State.PENDING)
     oldest = min(pending, key=lambda d: d.created_at) if pending else None
     month = now.astimezone(config.organisation.tz).strftime("%Y-%m")
@@ -56,18 +64,35 @@ def _t(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else "never"
 
 
+def _flag(feed: dict[str, Any]) -> str:
+    if feed["alarm"]:
+        return "ALARM "
+    if feed["held"]:
+        return "held  "
+    if feed["failure_streak"]:
+        return "fail  "
+    if feed["last_poll"] is None:
+        return "new   "
+    return "ok    "
+
+
 def format_status(report: dict[str, Any]) -> str:
     lines = ["Feeds:"]
     for f in report["feeds"]:
-        flag = "ALARM " if f["alarm"] else ("held  " if f["held"] else "ok    ")
         lines.append(
-            f"  {flag}{f['id']}: last poll {_t(f['last_poll'])}, last success {_t(f['last_success'])}, "
+            f"  {_flag(f)}{f['id']}: last poll {_t(f['last_poll'])}, last success {_t(f['last_success'])}, "
             f"failure streak {f['failure_streak']}, drafts made {f['drafts_made']}"
         )
         if f["last_error"] and f["failure_streak"]:
             lines.append(f"        last error: {f['last_error']}")
         if f["held"]:
             lines.append(f"        held: {f['held']}")
+        if f.get("problem"):
+            lines.append(f"        feed problem (entries still read): {f['problem']}")
+        if f.get("url_changed"):
+            lines.append("        URL changed in the config: the next poll takes its entries as history")
+        for skip in f.get("recent_skips", []):
+            lines.append(f"        skipped {skip['title'][:60]!r}: {skip['reason']}")
     lines.append("Drafts: " + ", ".join(f"{k} {v}" for k, v in report["drafts"].items()))
     oldest = report["oldest_pending"]
     if oldest:

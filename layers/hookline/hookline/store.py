@@ -4,6 +4,8 @@ One table holds everything (see template.yaml for its key schema):
 
   pk                    sk                     what
   FEED#<feed>           STATE                  poll record: validators, streaks, counts
+  FEEDS                 NOT_MODIFIED           poll records of feeds that answered 304 and were
+                                               healthy: one attribute (time) per feed, batched
   FEED#<feed>           SEEN#<identity hash>   the entry was handled (drafted or skipped)
   FEED#<feed>           SKIP#<entry key>       why an entry was skipped (expires by TTL)
   LINK#<link hash>      LINK                   a normalised link was handled (any feed)
@@ -42,6 +44,8 @@ BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_TRIES = 4
 PACE_CONFLICT_TRIES = 5
+# Feeds per NOT_MODIFIED update: keeps the update expression well under DynamoDB's 4 KB.
+NOT_MODIFIED_CHUNK = 150
 
 
 class StoreError(Exception):
@@ -82,6 +86,12 @@ class FeedState:
     failure_streak: int = 0
     drafts_made: int = 0
     held: str | None = None
+    problem: str | None = None  # what was wrong with the last document read (malformed XML...)
+
+    @property
+    def healthy(self) -> bool:
+        """Nothing in the record that a 304 would change but the times."""
+        return not self.failure_streak and not self.last_error
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,19 @@ def normalise_link(link: str) -> str:
     return f"{host}{path}" + (f"?{urlencode(sorted(query))}" if query else "")
 
 
+def dynamodb_client(endpoint_url: str | None = None, *, connections: int = 64) -> DynamoDBClient:
+    """A DynamoDB client for threaded use: a connection pool as large as a poll's concurrency
+    (botocore keeps 10, and a poll's threads would queue for them). Timeouts and retries
+    stay botocore's: a conditional write retried after a short read timeout could be told
+    its own earlier success was someone else's."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    return boto3.client(
+        "dynamodb", endpoint_url=endpoint_url or None, config=BotoConfig(max_pool_connections=connections)
+    )
+
+
 class Store:
     def __init__(
         self,
@@ -152,11 +175,7 @@ class Store:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         if client is None:
-            import boto3
-
-            client = boto3.client(
-                "dynamodb", endpoint_url=os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT") or None
-            )
+            client = dynamodb_client(os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT"))
         self.table = table_name
         self.client = client
         self.clock = clock
@@ -182,16 +201,16 @@ class Store:
     def _values(self, values: dict[str, Any]) -> dict[str, Any]:
         return {k: self._ser.serialize(v) for k, v in values.items()}
 
-    def _batch_get(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _batch_get(self, keys: Sequence[tuple[str, str]], *, keys_only: bool = True) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: {
-                    "Keys": [self._key(pk, sk) for pk, sk in keys[start : start + BATCH_GET_LIMIT]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "pk, sk",
-                }
+            request: dict[str, Any] = {
+                "Keys": [self._key(pk, sk) for pk, sk in keys[start : start + BATCH_GET_LIMIT]],
+                "ConsistentRead": True,
             }
+            if keys_only:
+                request["ProjectionExpression"] = "pk, sk"
+            pending: dict[str, Any] = {self.table: request}
             while pending:
                 resp = self.client.batch_get_item(RequestItems=pending)
                 found.extend(self._read(i) for i in resp.get("Responses", {}).get(self.table, []))
@@ -211,31 +230,59 @@ class Store:
 
     # -- feeds -----------------------------------------------------------------------------
 
-    def feed_state(self, feed_id: str) -> FeedState | None:
-        item = self._get(f"FEED#{feed_id}", "STATE")
-        if not item:
-            return None
+    NOT_MODIFIED_KEY = ("FEEDS", "NOT_MODIFIED")
+
+    def _feed_state_from(self, feed_id: str, item: dict[str, Any], unchanged_at: str | None) -> FeedState:
+        last_poll = parse_iso(item["last_poll"]) if item.get("last_poll") else None
+        last_success = parse_iso(item["last_success"]) if item.get("last_success") else None
+        if unchanged_at:
+            # A later 304 of a healthy feed is recorded in the shared NOT_MODIFIED item.
+            when = parse_iso(unchanged_at)
+            last_poll = max(last_poll, when) if last_poll else when
+            last_success = max(last_success, when) if last_success else when
         return FeedState(
             feed_id=feed_id,
             url=item.get("url"),
             etag=item.get("etag"),
             last_modified=item.get("last_modified"),
-            last_poll=parse_iso(item["last_poll"]) if item.get("last_poll") else None,
-            last_success=parse_iso(item["last_success"]) if item.get("last_success") else None,
+            last_poll=last_poll,
+            last_success=last_success,
             last_error=item.get("last_error"),
             failure_streak=int(item.get("failure_streak", 0)),
             drafts_made=int(item.get("drafts_made", 0)),
-            held=item.get("held"),
+            held=item.get("held") or None,
+            problem=item.get("problem") or None,
         )
 
-    def feed_states(self) -> list[FeedState]:
-        states = []
-        for item in self._scan_prefix("FEED#", "STATE"):
-            feed_id = item["pk"].removeprefix("FEED#")
-            state = self.feed_state(feed_id)
-            if state:
-                states.append(state)
+    @staticmethod
+    def _unchanged_attr(feed_id: str) -> str:
+        return f"nm#{feed_id}"
+
+    def feed_states_for(self, feed_ids: Sequence[str]) -> dict[str, FeedState]:
+        """Poll records of these feeds (absent: never polled), in one batched read."""
+        keys = [(f"FEED#{f}", "STATE") for f in dict.fromkeys(feed_ids)]
+        items = self._batch_get([*keys, self.NOT_MODIFIED_KEY], keys_only=False)
+        unchanged: dict[str, Any] = {}
+        states: dict[str, FeedState] = {}
+        for item in items:
+            if (item["pk"], item["sk"]) == self.NOT_MODIFIED_KEY:
+                unchanged = item
+        for item in items:
+            if item["sk"] == "STATE":
+                feed_id = item["pk"].removeprefix("FEED#")
+                states[feed_id] = self._feed_state_from(
+                    feed_id, item, unchanged.get(self._unchanged_attr(feed_id))
+                )
         return states
+
+    def feed_state(self, feed_id: str) -> FeedState | None:
+        return self.feed_states_for([feed_id]).get(feed_id)
+
+    def feed_states(self) -> list[FeedState]:
+        """Every feed's poll record in the table, including feeds no longer configured."""
+        ids = [item["pk"].removeprefix("FEED#") for item in self._scan_prefix("FEED#", "STATE")]
+        states = self.feed_states_for(ids)
+        return [states[f] for f in ids if f in states]
 
     def record_poll(
         self,
@@ -249,8 +296,13 @@ class Store:
         error: str | None = None,
         drafts_made: int = 0,
         held: str | None = None,
+        problem: str | None = None,
+        keep_held: bool = False,
+        forget_validators: bool = False,
     ) -> FeedState:
-        """One write per feed per poll, even when nothing changed (a 304 costs only this)."""
+        """The feed's poll record: one write per feed per poll (a healthy 304 uses
+        record_not_modified instead). `problem` replaces the stored one after a document
+        was read (None clears it); `keep_held` leaves a hold in place (nothing was read)."""
         sets = ["#url = :url", "last_poll = :now"]
         removes: list[str] = []
         values: dict[str, Any] = {":url": url, ":now": iso(now), ":drafts": drafts_made}
@@ -259,22 +311,31 @@ class Store:
             sets += ["last_success = :now", "failure_streak = :zero"]
             values[":zero"] = 0
             removes.append("last_error")
-            if etag is not None:
-                sets.append("etag = :etag")
-                values[":etag"] = etag
-            if last_modified is not None:
-                sets.append("last_modified = :lm")
-                values[":lm"] = last_modified
         else:
             adds.append("failure_streak :one")
             values[":one"] = 1
             sets.append("last_error = :err")
             values[":err"] = (error or "unknown error")[:500]
-        if held is not None:
+        if forget_validators:
+            # The next poll fetches the whole feed: entries that were not handled are read again.
+            removes += ["etag", "last_modified"]
+        else:
+            if etag is not None:
+                sets.append("etag = :etag")
+                values[":etag"] = etag[:1000]
+            if last_modified is not None:
+                sets.append("last_modified = :lm")
+                values[":lm"] = last_modified[:200]
+        if held:
             sets.append("held = :held")
             values[":held"] = held
-        elif ok:
+        elif ok and not keep_held:
             removes.append("held")
+        if problem:
+            sets.append("problem = :problem")
+            values[":problem"] = problem[:500]
+        elif ok and not keep_held:
+            removes.append("problem")
         expr = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
         if removes:
             expr += " REMOVE " + ", ".join(removes)
@@ -286,14 +347,41 @@ class Store:
             ExpressionAttributeValues=self._values(values),
             ReturnValues="ALL_NEW",
         )
-        item = self._read(resp["Attributes"])
-        return FeedState(
-            feed_id=feed_id,
-            url=item.get("url"),
-            failure_streak=int(item.get("failure_streak", 0)),
-            drafts_made=int(item.get("drafts_made", 0)),
-            last_error=item.get("last_error"),
-        )
+        return self._feed_state_from(feed_id, self._read(resp["Attributes"]), None)
+
+    def record_not_modified(self, feed_ids: Sequence[str], *, now: datetime) -> None:
+        """Poll records of healthy feeds that answered 304: their time, in one shared item.
+
+        A 304 changes nothing in a healthy feed's record but the poll time, and a poll
+        of hundreds of mostly unchanged feeds should not cost hundreds of writes. Each
+        feed is its own attribute, so overlapping polls never overwrite each other.
+        """
+        ids = list(dict.fromkeys(feed_ids))
+        for start in range(0, len(ids), NOT_MODIFIED_CHUNK):
+            chunk = ids[start : start + NOT_MODIFIED_CHUNK]
+            names = {f"#f{i}": self._unchanged_attr(f) for i, f in enumerate(chunk)}
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(*self.NOT_MODIFIED_KEY),
+                UpdateExpression="SET " + ", ".join(f"{n} = :now" for n in names),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=self._values({":now": iso(now)}),
+            )
+
+    def rebaseline(self, feed_id: str) -> bool:
+        """Make the next poll take the feed's current entries as history (after a site
+        migration held it). False if the feed has no poll record."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"FEED#{feed_id}", "STATE"),
+                UpdateExpression="REMOVE #url, etag, last_modified, held",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#url": "url"},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def reset_validators(self, feed_id: str) -> None:
         """Forget ETag/Last-Modified so the next poll fetches the whole feed again."""
@@ -308,7 +396,8 @@ class Store:
     @staticmethod
     def _seen_keys(entry: Entry) -> list[tuple[str, str]]:
         keys = [(f"FEED#{entry.feed_id}", f"SEEN#{short_hash(entry.identity)}")]
-        if entry.link:
+        # A link that other entries of the same document share identifies none of them.
+        if entry.link and entry.extra.get("dedupe_link", True):
             keys.append((f"LINK#{short_hash(normalise_link(entry.link))}", "LINK"))
         return keys
 
@@ -345,14 +434,23 @@ class Store:
             ),
         )
 
-    def skips(self, feed_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        resp = self.client.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :skip)",
-            ExpressionAttributeValues=self._values({":pk": f"FEED#{feed_id}", ":skip": "SKIP#"}),
-            Limit=limit,
-        )
-        return [self._read(i) for i in resp.get("Items", [])]
+    def skips(self, feed_id: str, limit: int = 50, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The feed's recorded skips, newest first (expired ones left out before TTL deletes them)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :skip)",
+            "ExpressionAttributeValues": self._values({":pk": f"FEED#{feed_id}", ":skip": "SKIP#"}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self.client.query(**kwargs)
+            items.extend(self._read(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        cutoff = int((now or self.clock()).timestamp())
+        live = [i for i in items if int(i.get("ttl", cutoff + 1)) > cutoff]
+        return sorted(live, key=lambda i: str(i.get("at", "")), reverse=True)[:limit]
 
     # -- drafts ----------------------------------------------------------------------------
 
