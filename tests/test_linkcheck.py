@@ -48,11 +48,6 @@ def test_a_working_page_with_a_card_and_open_robots_passes_every_check(web):
     assert stored["final_url"] == url
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="main's Fetcher returns a redirect's kept-alive connection to the pool unread, so the "
-    "next request on it fails (ProtocolError); the feeds branch drains it. Remove this mark once that lands.",
-)
 def test_a_redirected_link_is_followed_and_its_final_address_shown(web):
     web.add("/robots.txt", OPEN_ROBOTS, content_type="text/plain")
     final = web.add("/2026/river-quality", page("River quality"), content_type="text/html")
