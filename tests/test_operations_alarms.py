@@ -26,7 +26,7 @@ RESOURCES = TEMPLATE["Resources"]
 ALARMS = {k: v["Properties"] for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
 RUNBOOK = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 # The alarms on metrics the poll function emits; every other hookline alarm watches the publish run.
-POLL_METRICS = {"PollHeartbeat", "FeedsFailingRepeatedly"}
+POLL_METRICS = {"PollHeartbeat", "FeedsFailingRepeatedly", "FeedsHeld"}
 CERT = "arn:aws:acm:eu-west-2:000000000000:certificate/0a1b2c3d-0000-4000-8000-000000000000"
 
 
