@@ -71,7 +71,8 @@ def test_a_link_for_an_earlier_draft_with_the_same_id_opens_nothing(links):
 @pytest.mark.parametrize(
     "tamper",
     [
-        pytest.param(lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), id="signature changed"),
+        # Not the last character: its low bits are base64 padding, so some changes decode the same.
+        pytest.param(lambda t: t[:-5] + ("A" if t[-5] != "A" else "B") + t[-4:], id="signature changed"),
         pytest.param(lambda t: t[:-10], id="cut short"),
         pytest.param(lambda t: "", id="missing"),
         pytest.param(lambda t: "not-a-token", id="garbage"),
