@@ -262,12 +262,15 @@ def check_poll(store: Store, aws: Any, feeds: list[Feed], base_url: str, now: da
 # -- publishing: what should have happened ---------------------------------------------------
 
 
-def settle(s: Services, *, max_runs: int = 40, step: timedelta = timedelta(minutes=7)) -> int:
-    """Run the publisher until no approved or publishing draft is left, moving the clock on
-    past backoffs, leases, X's limits and the publish window. Returns the runs it took."""
+def settle(
+    s: Services, *, at_least: int = 1, max_runs: int = 40, step: timedelta = timedelta(minutes=7)
+) -> int:
+    """Run the publisher on its schedule (at least `at_least` more runs) until no approved or
+    publishing draft is left, moving the clock past backoffs, leases, X's limits and the
+    publish window. Returns the runs it took."""
     store, config, clock = s.store, s.config, s.clock
     for run in range(1, max_runs + 1):
-        if not (store.drafts_in(State.APPROVED) or store.drafts_in(State.PUBLISHING)):
+        if run > at_least and not (store.drafts_in(State.APPROVED) or store.drafts_in(State.PUBLISHING)):
             return run - 1
         clock.advance(seconds=step.total_seconds())
         limit = store.limit_state()

@@ -125,7 +125,7 @@ def test_every_x_failure_alone_and_in_sequence_ends_with_each_draft_posted_once(
         x_api.me_then(*me)
         with contextlib.suppress(Exception):  # a failed run is retried by the schedule
             publish_run(services)
-        runs.append(1 + settle(services))
+        runs.append(1 + settle(services, at_least=0))
         found = check_published(store, x_api, drafts)
         for sent in x_api.sent:
             auth = sent.headers.get("Authorization", "")
