@@ -116,9 +116,10 @@ class System:
             "HOOKLINE_PUBLISHER": "x",
         }
 
-    def services(self, client: Any = None) -> Services:
-        store = Store(self.table, client=client or self.client, clock=self.clock)
-        return Services(read_settings(self.env), clock=self.clock, overrides={"store": store})
+    def services(self, client: Any = None, clock: Any = None) -> Services:
+        clock = clock or self.clock
+        store = Store(self.table, client=client or self.client, clock=clock)
+        return Services(read_settings(self.env), clock=clock, overrides={"store": store})
 
     def store(self) -> Store:
         return Store(self.table, client=self.client, clock=self.clock)
@@ -299,6 +300,11 @@ def check_published(store: Store, x_api: Any, approved: list[Draft]) -> Findings
     for original in approved:
         draft = store.get_draft(original.id)
         on_x = timeline.get(original.text, 0) > 0
+        history = [a.action for a in store.audit(original.id)]
+        if "published" in history and "publish attempt" in history[history.index("published") :]:
+            found.duplicated.append(f"{draft.id} was tried again after it was recorded as published")
+        if history.count("published") > 1:
+            found.duplicated.append(f"{draft.id} was recorded as published {history.count('published')} times")
         if draft.state is State.PUBLISHED:
             if not on_x:
                 found.state_changes.append(f"{draft.id} is PUBLISHED but X never created it")
