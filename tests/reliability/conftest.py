@@ -34,6 +34,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         return
     if report.when == "call" or (report.when == "setup" and report.failed):
         LEDGER.outcome(marker.args[0], item.nodeid, failed=report.failed)
+        if getattr(report, "wasxfail", None):
+            LEDGER.row(marker.args[0]).notes.append(f"**a known failure on this code**: {report.wasxfail}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

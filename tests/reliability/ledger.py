@@ -29,6 +29,7 @@ ORDER = (
     "X failure at every point of publishing",
     "Poll killed at every call, then run again",
     "Publish run killed at every call, then run again",
+    "Approval killed at every call, then pressed again",
     "Two pollers and two publishers at once",
     "1,000 hostile feed entries and hostile servers",
     "Hostile payloads rendered in Chromium",

@@ -304,7 +304,9 @@ def check_published(store: Store, x_api: Any, approved: list[Draft]) -> Findings
         if "published" in history and "publish attempt" in history[history.index("published") :]:
             found.duplicated.append(f"{draft.id} was tried again after it was recorded as published")
         if history.count("published") > 1:
-            found.duplicated.append(f"{draft.id} was recorded as published {history.count('published')} times")
+            found.duplicated.append(
+                f"{draft.id} was recorded as published {history.count('published')} times"
+            )
         if draft.state is State.PUBLISHED:
             if not on_x:
                 found.state_changes.append(f"{draft.id} is PUBLISHED but X never created it")

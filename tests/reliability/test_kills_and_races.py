@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from aws_lambda_powertools.utilities import parameters
 
 from hookline.models import State
-from tests.conftest import NOW
+from tests.conftest import NOW, SIGNING_KEY
 from tests.reliability.faults import Killed, Tripwire
 from tests.reliability.system import (
     Feed,
@@ -31,6 +33,7 @@ from tests.reliability.system import (
     reset_x,
     settle,
     spend_drift,
+    wipe,
 )
 from tests.reliability.test_dynamodb_faults import (
     MINUTES,
@@ -41,7 +44,8 @@ from tests.reliability.test_dynamodb_faults import (
     poll_feeds,
     serve,
 )
-from tests.support.drafts import make_draft
+from tests.support.drafts import add_draft, make_draft, signer
+from tests.support.events import api_event, call
 from tests.support.feeds import Item, page
 from tests.support.publishing import UNPACED, approved
 
@@ -178,6 +182,58 @@ def test_a_publish_run_killed_at_any_point_posts_each_draft_once_when_the_schedu
         "after X created the post; killed at each, then the scheduled runs until nothing is waiting",
     )
     assert total.clean, total.summary()
+
+
+@pytest.mark.scenario("Approval killed at every call, then pressed again")
+def test_an_approval_killed_at_any_point_stands_once_when_the_approver_presses_again(
+    lambda_env, x_api, monkeypatch, ledger
+):
+    handler = lambda_env.handler("approvals")
+    store = lambda_env.store()
+    links = signer(SIGNING_KEY)
+    wire = Tripwire()
+    found = Findings()
+    answers: Counter[int] = Counter()
+
+    def case(at: int) -> tuple[list[str], str | None]:
+        wipe(store.client, store.table)
+        draft = add_draft(store, NOW)
+        form = {"token": links.decide_token(draft, "alex@example.org"), "action": "approve"}
+        # When the approvals function dies at point `at` of the approver's press
+        wire.arm(at)
+        with contextlib.suppress(Killed):
+            call(handler, api_event("POST", f"/drafts/{draft.id}", form))
+        points, fired = list(wire.points), wire.fired
+        wire.disarm()
+        # And the approver, seeing an error page, presses again
+        again = call(handler, api_event("POST", f"/drafts/{draft.id}", form))
+        answers[again["statusCode"]] += 1
+        # Then the draft is approved once, by Alex, and the second press was told so (or did it)
+        stored = store.get_draft(draft.id)
+        decisions = [a.action for a in store.audit(draft.id) if a.action != "queued"]
+        if stored.state is not State.APPROVED or stored.decided_by != "Alex Morgan":
+            found.lost.append(f"[killed {fired}] the approval did not stand: {stored.state}")
+        if decisions != ["approve"]:
+            found.duplicated.append(f"[killed {fired}] the history holds {decisions}")
+        if again["statusCode"] not in (200, 409):
+            found.state_changes.append(f"[killed {fired}] pressing again got {again['statusCode']}")
+        return points, fired
+
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False), wire.installed(monkeypatch, x_api):
+        points, _ = case(0)
+        for at in range(1, len(points) + 1):
+            _, fired = case(at)
+            assert fired == points[at - 1], (at, fired, points[at - 1])
+
+    ledger.record(
+        len(points),
+        found,
+        note=f"an approver's press has {len(points)} points where the approvals function can die (before each "
+        "AWS call, after each write); killed at each, then the approver pressed again (answers: "
+        + ", ".join(f"{n} x {s}" for s, n in sorted(answers.items()))
+        + ")",
+    )
+    assert found.clean, found.summary()
 
 
 # -- two at once ---------------------------------------------------------------------------------
