@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from hookline.config import Polling
 from hookline.feeds import Fetcher, ParseError, parse_feed
 from hookline.models import State
 from tests.reliability.hostile import (
@@ -87,6 +88,8 @@ def configure(
             "connect_timeout_seconds": 2,
             "read_timeout_seconds": 2,
             "max_new_entries": 25,
+            # the limit on a whole fetch, however slowly a server drips (where the config has one)
+            **({"fetch_timeout_seconds": 8} if "fetch_timeout_seconds" in Polling.model_fields else {}),
         },
     )
 
