@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from local.webserver import WebServer
 from tests.reliability.ledger import Ledger, Row
 from tests.reliability.system import Findings, System
 
@@ -88,25 +87,3 @@ def ledger(request: pytest.FixtureRequest) -> Recorder:
 def system(dynamodb_local: Any, table: str, clock: Any, tmp_path: Path, aws: Any) -> System:
     """hookline on a fresh table, X credentials in (fake) Secrets Manager, SES and SNS faked."""
     return System(dynamodb_local, table, clock, tmp_path)
-
-
-class _BusyWebServer(WebServer):
-    """The local web server with room for a whole poll's connections at once: socketserver's
-    listen backlog of 5 would reset connections that a real web server accepts."""
-
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        # A client hanging up on a body it did not want (a size cap, a timeout) is expected here.
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return
-        super().handle_error(request, client_address)
-
-
-@pytest.fixture
-def web() -> Iterator[WebServer]:
-    server = _BusyWebServer().start()
-    yield server
-    server.stop()

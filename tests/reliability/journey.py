@@ -102,7 +102,7 @@ def run(journey: Journey) -> dict[str, Any]:
         feeds=[
             {"id": "news", "url": web.url("/news.xml")},
             {"id": "big", "url": web.url("/big.xml")},
-            {"id": "broken", "url": f"http://localhost:{web.server_address[1]}/missing.xml"},
+            {"id": "broken", "url": web.url("/missing.xml")},
         ],
         polling={"max_new_entries": 5},
     )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hookline.config import Polling
-from hookline.feeds import Fetcher, ParseError, parse_feed
+from hookline.feeds import ParseError, parse_feed
 from hookline.models import State
 from tests.reliability.hostile import (
     TEXT_PAYLOADS,
@@ -94,15 +94,6 @@ def configure(
     )
 
 
-# main's Fetcher hands a connection back to its pool with an unread body (a 404's, a cut-off
-# 50 MB one), so the next feed on that host fails with ProtocolError: a hostile feed's failure
-# reaching other feeds. The feeds branch (issue 3) closes such connections and brings
-# Fetcher.bounded with it; once it has landed this mark no longer applies.
-@pytest.mark.xfail(
-    not hasattr(Fetcher, "bounded"),
-    reason="the Fetcher reuses connections with unread bodies; fixed on the feeds branch",
-    strict=True,
-)
 @pytest.mark.scenario("1,000 hostile feed entries and hostile servers")
 def test_hostile_feeds_and_servers_each_fail_alone_and_nothing_unsafe_is_stored(system, web, aws, ledger):
     now = system.clock.now
