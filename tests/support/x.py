@@ -138,8 +138,10 @@ class XFake:
         self._record(request)
         text = json.loads(request.body)["text"]
         if outcome in ("timeout", "reset"):
-            # X received it and created the post; only the answer is lost.
-            self.created.append(text)
+            # X received it and acted on it; only the answer is lost. Like X, it created the
+            # post, unless it already has this text (then its lost answer was 403 duplicate).
+            if not (self.dedupe and text in self.created):
+                self.created.append(text)
             if outcome == "timeout":
                 raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=10.0)")
             raise requests.exceptions.ConnectionError("Connection aborted: ConnectionResetError(104)")

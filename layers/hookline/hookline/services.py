@@ -7,6 +7,7 @@ caches them, so a warm function does not call Secrets Manager on every request.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -24,6 +25,21 @@ if TYPE_CHECKING:
     from hookline.xapi import Poster
 
 SECRET_MAX_AGE = 300
+# Libraries that log whole requests and responses at DEBUG: botocore (emails with personal
+# review links, Secrets Manager values), urllib3, oauthlib (signed X requests). An operator
+# may set a function's log level to DEBUG to troubleshoot (Lambda's ApplicationLogLevel sets
+# the root logger); these must never follow it. tests/reliability/test_secrets_in_logs.py checks.
+WIRE_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3", "requests_oauthlib", "oauthlib")
+
+
+def quiet_wire_logs() -> None:
+    for name in WIRE_LOGGERS:
+        wire = logging.getLogger(name)
+        if wire.level < logging.INFO:  # NOTSET (follow the root) or DEBUG
+            wire.setLevel(logging.INFO)
+
+
+quiet_wire_logs()
 
 
 def _secret(name: str, stage: str | None = None) -> str | None:
