@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from hookline.clock import Clock
 from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from hookline.links import LinkSigner
-from hookline.models import Draft, State
+from hookline.links import Claims, LinkSigner
+from hookline.models import AuditEntry, Draft, State
 from hookline.reminders import within
-from hookline.store import StateConflict, Store
+from hookline.store import Controls, StateConflict, Store
 from hookline.views import render_html
 
 # action -> (states it may start from, state it leads to)
@@ -68,9 +68,14 @@ def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
     return at
 
 
-def expected_publish_at(store: Store, config: Config, draft: Draft, now: datetime) -> datetime:
+def expected_publish_at(
+    store: Store, config: Config, draft: Draft, now: datetime, controls: Controls | None = None
+) -> datetime:
     """When an approved draft should go out: after the approved drafts ahead of it, in the window,
-    with the spacing and the daily cap. An estimate shown to people, not a promise."""
+    with the spacing and the daily cap. An estimate shown to people, not a promise.
+
+    `controls`, when the caller has read them already, saves reading the last post and the
+    day's posts again."""
     pacing = config.pacing
     tz = config.organisation.tz
     spacing = timedelta(minutes=pacing.min_spacing_minutes)
@@ -84,11 +89,12 @@ def expected_publish_at(store: Store, config: Config, draft: Draft, now: datetim
     mine = order(draft)
     ahead = sum(1 for d in store.drafts_in(State.APPROVED) if d.id != draft.id and order(d) < mine)
     at = max(now, draft.not_before or now)
-    last = store.last_post_at()
+    last = controls.last_post_at if controls is not None else store.last_post_at()
     if last:
         at = max(at, last + spacing)
     day = at.astimezone(tz).date()
-    posts_today = store.posts_on(day.isoformat())
+    known = controls.posts_on(day.isoformat()) if controls is not None else None
+    posts_today = known if known is not None else store.posts_on(day.isoformat())
     for slot in range(ahead + 1):
         at = _next_open(pacing.window, tz, at)
         if at.astimezone(tz).date() != day:
@@ -118,7 +124,10 @@ class Approvals:
     # -- who and what ----------------------------------------------------------------------
 
     def _draft(self, draft_id: str) -> Draft:
-        draft = self.store.find_draft(draft_id)
+        return self._found(self.store.find_draft(draft_id))
+
+    @staticmethod
+    def _found(draft: Draft | None) -> Draft:
         if draft is None:
             raise NotFound("There is no such draft. It may have been removed, or the link is incomplete.")
         return draft
@@ -126,7 +135,9 @@ class Approvals:
     def _open(self, draft_id: str, token: str) -> tuple[Draft, Approver | None]:
         """The draft a review link opens, and the approver it names (None: view-only)."""
         claims = self.signer.read_draft_token(token, draft_id, self.config)
-        draft = self._draft(draft_id)
+        return self._opened(claims, self._draft(draft_id))
+
+    def _opened(self, claims: Claims, draft: Draft) -> tuple[Draft, Approver | None]:
         claims.check_draft(draft)
         return draft, self.config.approver(claims.approver) if claims.approver else None
 
@@ -140,8 +151,11 @@ class Approvals:
     # -- the review page -------------------------------------------------------------------
 
     def review(self, draft_id: str, token: str) -> Page:
-        draft, viewer = self._open(draft_id, token)
-        return Page(200, self._render_review(draft, token, viewer))
+        # The token is checked before anything is read; then one Query brings the draft and its history.
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        found, audit = self.store.draft_and_audit(draft_id)
+        draft, viewer = self._opened(claims, self._found(found))
+        return Page(200, self._render_review(draft, token, viewer, audit=audit))
 
     def _render_review(
         self,
@@ -151,31 +165,34 @@ class Approvals:
         *,
         notice: dict[str, str] | None = None,
         edit_text: str | None = None,
+        audit: list[AuditEntry] | None = None,
     ) -> str:
         return render_html(
             "review.html",
             **self._context(draft, token, viewer),
             notice=notice,
             edit_text=edit_text,
-            audit=self.store.audit(draft.id),
+            audit=audit if audit is not None else self.store.audit(draft.id),
         )
 
     def _context(self, draft: Draft, token: str, viewer: Approver | None) -> dict[str, Any]:
         now = self.clock()
-        month = now.astimezone(self.tz).strftime("%Y-%m")
-        hold = self.store.get_control("HOLD")
-        spend = self.store.month_spend(month)
+        local = now.astimezone(self.tz)
+        # Pause, hold, last post, the month's spend and today's posts: one BatchGetItem.
+        controls = self.store.controls(local.strftime("%Y-%m"), [local.date().isoformat()])
+        hold = controls.hold
+        spend = controls.month
         price = cents(self.config.pacing.price_per_post_usd)
         cap = cents(self.config.pacing.monthly_spend_cap_usd)
         expected = None
         if draft.state in (State.PENDING, State.APPROVED):
-            expected = expected_publish_at(self.store, self.config, draft, now)
+            expected = expected_publish_at(self.store, self.config, draft, now, controls)
         return {
             "config": self.config,
             "draft": draft,
             "token": token,
             "viewer": viewer,
-            "pause": self.store.pause_state(),
+            "pause": controls.pause,
             "hold": hold.get("reason") if hold else None,
             "spend": spend,
             "cap_cents": cap,
@@ -249,6 +266,9 @@ class Approvals:
         return Page(200, self._render_result(updated, token, approver, action))
 
     def _render_result(self, draft: Draft, token: str, approver: Approver, action: str) -> str:
+        # Read consistently after the decision, so the history shows the decision just made.
+        fresh, audit = self.store.draft_and_audit(draft.id)
+        draft = fresh or draft
         context = self._context(draft, token, approver)
         if action in ("approve", "retry"):
             if context["pause"].paused:
@@ -269,7 +289,7 @@ class Approvals:
             title=title,
             result=text,
             action=action,
-            audit=self.store.audit(draft.id),
+            audit=audit,
         )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:
@@ -317,7 +337,8 @@ class Approvals:
         pending = sorted(self.store.drafts_in(State.PENDING), key=lambda d: d.created_at)
         approved = sorted(self.store.drafts_in(State.APPROVED), key=lambda d: d.approved_at or d.state_at)
         base = self.signer.base_url
-        hold = self.store.get_control("HOLD")
+        controls = self.store.controls(now.astimezone(self.tz).strftime("%Y-%m"))
+        hold = controls.hold
         return Page(
             200,
             render_html(
@@ -328,7 +349,7 @@ class Approvals:
                 approved=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in approved],
                 token=token,
                 notice=notice,
-                pause=self.store.pause_state(),
+                pause=controls.pause,
                 hold=hold.get("reason") if hold else None,
                 now=now,
                 tz=self.tz,

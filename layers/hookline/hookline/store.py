@@ -110,6 +110,21 @@ class MonthSpend:
 
 
 @dataclass(frozen=True)
+class Controls:
+    """What a page shows about publishing, read in one BatchGetItem (`Store.controls`)."""
+
+    pause: Pause
+    hold: dict[str, Any] | None  # CONTROL/HOLD as stored (its `reason` is shown)
+    last_post_at: datetime | None
+    month: MonthSpend
+    day_posts: dict[str, int]  # posts reserved on each day asked for
+
+    def posts_on(self, day: str) -> int | None:
+        """Posts reserved on `day`, or None when that day was not read."""
+        return self.day_posts.get(day)
+
+
+@dataclass(frozen=True)
 class Hold:
     """Publishing stopped by the publisher itself (not the pause switch), and why.
 
@@ -662,6 +677,34 @@ class Store:
         )
         return [AuditEntry.model_validate(self._read(i)) for i in resp.get("Items", [])]
 
+    def draft_and_audit(self, draft_id: str) -> tuple[Draft | None, list[AuditEntry]]:
+        """The draft and its audit trail in one consistent Query of the draft's partition.
+
+        "AUDIT#..." < "DRAFT" < "NOTIFIED#...", so the key range takes the audit entries and the
+        draft and leaves the notification markers out.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :draft",
+            "ExpressionAttributeValues": self._values(
+                {":pk": f"DRAFT#{draft_id}", ":first": "AUDIT#", ":draft": "DRAFT"}
+            ),
+            "ConsistentRead": True,
+        }
+        draft: Draft | None = None
+        audit: list[AuditEntry] = []
+        while True:
+            resp = self.client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                item = self._read(raw)
+                if item["sk"] == "DRAFT":
+                    draft = self._draft_from(item)
+                else:
+                    audit.append(AuditEntry.model_validate(item))
+            if "LastEvaluatedKey" not in resp:
+                return draft, audit
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     # -- notifications ---------------------------------------------------------------------
 
     def was_notified(self, draft_id: str, channel: str) -> bool:
@@ -702,7 +745,10 @@ class Store:
     # -- controls --------------------------------------------------------------------------
 
     def pause_state(self) -> Pause:
-        item = self._get("CONTROL", "PAUSE")
+        return self._pause_from(self._get("CONTROL", "PAUSE"))
+
+    @staticmethod
+    def _pause_from(item: dict[str, Any] | None) -> Pause:
         if not item:
             return Pause(paused=False)
         return Pause(
@@ -710,6 +756,28 @@ class Store:
             reason=item.get("reason"),
             by=item.get("by"),
             at=parse_iso(item["at"]) if item.get("at") else None,
+        )
+
+    def controls(self, month: str, days: Iterable[str] = ()) -> Controls:
+        """The pause switch, the account hold, the last post, the month's spend and the posts of
+        `days`, in one consistent BatchGetItem instead of a GetItem each."""
+        days = list(dict.fromkeys(days))
+        keys = [
+            ("CONTROL", "PAUSE"),
+            ("CONTROL", "HOLD"),
+            ("CONTROL", "LAST_POST"),
+            (f"PACE#{month}", "MONTH"),
+        ]
+        keys += [(f"PACE#{day}", "DAY") for day in days]
+        items = {(i["pk"], i["sk"]): i for i in self._batch_get(keys, keys_only=False)}
+        last = items.get(("CONTROL", "LAST_POST"))
+        spend = items.get((f"PACE#{month}", "MONTH")) or {}
+        return Controls(
+            pause=self._pause_from(items.get(("CONTROL", "PAUSE"))),
+            hold=items.get(("CONTROL", "HOLD")),
+            last_post_at=parse_iso(last["at"]) if last and last.get("at") else None,
+            month=MonthSpend(month=month, cents=int(spend.get("cents", 0)), posts=int(spend.get("posts", 0))),
+            day_posts={d: int((items.get((f"PACE#{d}", "DAY")) or {}).get("posts", 0)) for d in days},
         )
 
     def set_pause(self, paused: bool, *, by: str, reason: str | None, now: datetime) -> Pause:
