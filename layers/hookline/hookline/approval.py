@@ -8,10 +8,11 @@ lets exactly one of two racing approvers win, and the other is told who did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hookline.clock import Clock
@@ -22,6 +23,9 @@ from hookline.models import AuditEntry, Draft, State
 from hookline.reminders import within
 from hookline.store import Controls, StateConflict, Store
 from hookline.views import render_html
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -36,6 +40,21 @@ MAX_LENGTH = 280
 MAX_REASON = 500
 STEP = timedelta(minutes=15)
 HORIZON = timedelta(days=8)
+
+
+@lru_cache(maxsize=1)
+def _readers() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="hookline-read")
+
+
+def _together(*reads: Callable[[], Any]) -> list[Any]:
+    """Independent reads at once (boto3 clients are thread-safe): a page waits for the slowest
+    round trip to DynamoDB, not for their sum. The first runs in the caller's thread."""
+    others = [_readers().submit(read) for read in reads[1:]]
+    first = reads[0]()
+    return [first, *(future.result() for future in others)]
 
 
 @dataclass(frozen=True)
@@ -69,13 +88,18 @@ def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
 
 
 def expected_publish_at(
-    store: Store, config: Config, draft: Draft, now: datetime, controls: Controls | None = None
+    store: Store,
+    config: Config,
+    draft: Draft,
+    now: datetime,
+    controls: Controls | None = None,
+    approved: list[Draft] | None = None,
 ) -> datetime:
     """When an approved draft should go out: after the approved drafts ahead of it, in the window,
     with the spacing and the daily cap. An estimate shown to people, not a promise.
 
-    `controls`, when the caller has read them already, saves reading the last post and the
-    day's posts again."""
+    `controls` and `approved` (the approved queue), when the caller has read them already, save
+    reading them again."""
     pacing = config.pacing
     tz = config.organisation.tz
     spacing = timedelta(minutes=pacing.min_spacing_minutes)
@@ -87,7 +111,8 @@ def expected_publish_at(
         return (1, d.approved_at or d.state_at)
 
     mine = order(draft)
-    ahead = sum(1 for d in store.drafts_in(State.APPROVED) if d.id != draft.id and order(d) < mine)
+    queue = approved if approved is not None else store.drafts_in(State.APPROVED)
+    ahead = sum(1 for d in queue if d.id != draft.id and order(d) < mine)
     at = max(now, draft.not_before or now)
     last = controls.last_post_at if controls is not None else store.last_post_at()
     if last:
@@ -151,11 +176,17 @@ class Approvals:
     # -- the review page -------------------------------------------------------------------
 
     def review(self, draft_id: str, token: str) -> Page:
-        # The token is checked before anything is read; then one Query brings the draft and its history.
+        # The token is checked before anything is read; then the draft with its history (one
+        # Query) and the controls (one BatchGetItem) are read at once.
         claims = self.signer.read_draft_token(token, draft_id, self.config)
-        found, audit = self.store.draft_and_audit(draft_id)
+        (found, audit), controls = _together(lambda: self.store.draft_and_audit(draft_id), self._controls)
         draft, viewer = self._opened(claims, self._found(found))
-        return Page(200, self._render_review(draft, token, viewer, audit=audit))
+        return Page(200, self._render_review(draft, token, viewer, audit=audit, controls=controls))
+
+    def _controls(self) -> Controls:
+        """Pause, hold, last post, the month's spend and today's posts: one BatchGetItem."""
+        local = self.clock().astimezone(self.tz)
+        return self.store.controls(local.strftime("%Y-%m"), [local.date().isoformat()])
 
     def _render_review(
         self,
@@ -166,27 +197,33 @@ class Approvals:
         notice: dict[str, str] | None = None,
         edit_text: str | None = None,
         audit: list[AuditEntry] | None = None,
+        controls: Controls | None = None,
     ) -> str:
         return render_html(
             "review.html",
-            **self._context(draft, token, viewer),
+            **self._context(draft, token, viewer, controls),
             notice=notice,
             edit_text=edit_text,
             audit=audit if audit is not None else self.store.audit(draft.id),
         )
 
-    def _context(self, draft: Draft, token: str, viewer: Approver | None) -> dict[str, Any]:
+    def _context(
+        self,
+        draft: Draft,
+        token: str,
+        viewer: Approver | None,
+        controls: Controls | None = None,
+        approved: list[Draft] | None = None,
+    ) -> dict[str, Any]:
         now = self.clock()
-        local = now.astimezone(self.tz)
-        # Pause, hold, last post, the month's spend and today's posts: one BatchGetItem.
-        controls = self.store.controls(local.strftime("%Y-%m"), [local.date().isoformat()])
+        controls = controls or self._controls()
         hold = controls.hold
         spend = controls.month
         price = cents(self.config.pacing.price_per_post_usd)
         cap = cents(self.config.pacing.monthly_spend_cap_usd)
         expected = None
-        if draft.state in (State.PENDING, State.APPROVED):
-            expected = expected_publish_at(self.store, self.config, draft, now, controls)
+        if draft.state is State.APPROVED:  # the only state the pages show it for; it reads the approved queue
+            expected = expected_publish_at(self.store, self.config, draft, now, controls, approved)
         return {
             "config": self.config,
             "draft": draft,
@@ -250,7 +287,7 @@ class Approvals:
             changes.update(not_before=now, approved_at=now)
             remove.append("failure")
         try:
-            updated = self.store.transition(
+            self.store.write_transition(
                 draft,
                 target,
                 actor=f"{approver.name} <{approver.email}>",
@@ -263,18 +300,25 @@ class Approvals:
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
-        return Page(200, self._render_result(updated, token, approver, action))
+        return Page(200, self._render_result(draft, token, approver, action))
 
     def _render_result(self, draft: Draft, token: str, approver: Approver, action: str) -> str:
-        # Read consistently after the decision, so the history shows the decision just made.
-        fresh, audit = self.store.draft_and_audit(draft.id)
+        # After the decision, at once: the draft with its history (read consistently, so the
+        # history shows the decision just made), the controls, and for an approval the queue
+        # it joins (to say when it goes out).
+        reads: list[Callable[[], Any]] = [lambda: self.store.draft_and_audit(draft.id), self._controls]
+        if action in ("approve", "retry"):
+            reads.append(lambda: self.store.drafts_in(State.APPROVED))
+        (fresh, audit), controls, *queue = _together(*reads)
         draft = fresh or draft
-        context = self._context(draft, token, approver)
+        context = self._context(draft, token, approver, controls, queue[0] if queue else None)
         if action in ("approve", "retry"):
             if context["pause"].paused:
                 when = "when publishing resumes (it is paused now)"
             elif context["hold"]:
                 when = "once the account hold shown below is cleared"
+            elif context["expected"] is None:  # the publisher took it up in the meantime
+                when = "now"
             else:
                 when = f"at about {context['expected'].astimezone(self.tz):%a %-d %b, %H:%M %Z}"
             title = "Approved" if action == "approve" else "Publishing will be retried"

@@ -600,7 +600,38 @@ class Store:
         `expect` defaults to the state of the `draft` the caller holds; the write succeeds
         only if the stored draft is still in one of them (and, for a publishing attempt,
         still carries the caller's attempt id). Raises StateConflict otherwise.
+        Returns the draft as stored afterwards.
         """
+        self.write_transition(
+            draft,
+            to,
+            actor=actor,
+            action=action,
+            expect=expect,
+            changes=changes,
+            remove=remove,
+            expect_attempt=expect_attempt,
+            reason=reason,
+            text_after=text_after,
+        )
+        return self.get_draft(draft.id)
+
+    def write_transition(
+        self,
+        draft: Draft,
+        to: State,
+        *,
+        actor: str,
+        action: str,
+        expect: Iterable[State] | None = None,
+        changes: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        expect_attempt: str | None = None,
+        reason: str | None = None,
+        text_after: str | None = None,
+    ) -> None:
+        """`transition` without reading the draft back, for a caller that reads it anyway
+        (the approval result page reads it with its history)."""
         expected = tuple(expect) if expect is not None else (draft.state,)
         for state in expected:
             if to not in TRANSITIONS[state] and not (state == to and action == "edit"):
@@ -667,7 +698,6 @@ class Store:
                 if current is None or current.state not in expected:
                     raise StateConflict(current, expected) from None
                 time.sleep(0.05 * (attempt + 1))
-        return self.get_draft(draft.id)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
         resp = self.client.query(
