@@ -20,7 +20,6 @@ from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.links import Claims, LinkSigner
 from hookline.models import AuditEntry, Draft, State
-from hookline.reminders import within
 from hookline.store import Controls, StateConflict, Store
 from hookline.views import render_html
 
@@ -76,6 +75,10 @@ def cents(usd: float) -> int:
 
 def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
     """The first moment at or after `at` inside the window (15-minute steps; a week at most)."""
+    # Only an approved draft's page needs this: the reminders module (and the notifier it
+    # imports) stays out of the approvals function's cold start.
+    from hookline.reminders import within
+
     if within(window, tz, at):
         return at
     probe = at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond) + STEP
