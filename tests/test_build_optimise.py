@@ -135,6 +135,24 @@ def test_tracebacks_show_our_lines_and_name_lambda_paths_for_packages(build: Pat
     assert str(build) not in theirs.stderr
 
 
+def test_artefacts_linked_to_sams_cache_are_copied_before_they_change(build: Path, tmp_path: Path) -> None:
+    # Given a layer that sam linked from its build cache (its experimental build-performance mode)
+    cache = tmp_path / "cache" / "layer-1"
+    cache.parent.mkdir(parents=True)
+    (build / "DomainLayer").rename(cache)
+    (build / "DomainLayer").symlink_to(cache, target_is_directory=True)
+
+    # When the build is optimised
+    optimise(build)
+
+    # Then the cache still holds the package's sources and no bytecode
+    assert (cache / "python" / "vendored" / "tools.py").exists()
+    assert not list(cache.rglob("*.pyc"))
+    # and the build holds its own optimised copy
+    assert not (build / "DomainLayer").is_symlink()
+    assert (build / "DomainLayer" / "python" / "vendored" / "tools.pyc").exists()
+
+
 def test_it_refuses_to_compile_for_another_python_than_the_runtime(
     build: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -122,8 +122,19 @@ def strip_native(build_dir: Path, result: Result) -> None:
             result.stripped.append(library.name)
 
 
+def own_copies(build_dir: Path) -> None:
+    """sam build's experimental build-performance mode links artefacts to its cache: copy them
+    in first, so that compiling here never changes (or deletes sources from) the cache."""
+    for artefact in sorted(build_dir.iterdir()):
+        if artefact.is_symlink() and artefact.is_dir():
+            target = artefact.resolve()
+            artefact.unlink()
+            shutil.copytree(target, artefact, symlinks=True)
+
+
 def optimise(build_dir: Path) -> Result:
     result = Result()
+    own_copies(build_dir)
     for root, lambda_root in code_roots(build_dir):
         compile_root(root, lambda_root, result)
     strip_native(build_dir, result)
