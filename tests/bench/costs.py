@@ -23,64 +23,51 @@ COLD_STARTS_PER_HOUR = 1  # poll and publish: Lambda recycles environments; one 
 
 # -- list prices (USD), and where each came from -------------------------------------------------------
 LAMBDA = "https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/lambda.html"
+INIT_CPU = "https://serverlessland.com/content/service/lambda/guides/effectively-running-java-on-serverless/init-heavy-lifting"
+INIT_BILLED = "https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/"
+CW = "https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/"
+SNS = "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/"
+SECRETS = "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms"
+DYNAMODB = "https://airbyte.com/data-engineering-resources/dynamodb-pricing"
+# key: (USD per unit, the price as its source states it, source)
 PRICES = {
-    "lambda_request": (0.20 / 1e6, "per request", LAMBDA),
-    "lambda_gb_second": (0.0000166667, "per GB-second (x86)", LAMBDA),
-    "http_api": (1.00 / 1e6, "per request (HTTP API)", "https://www.apigatewaycost.com/aws"),
-    "dynamodb_rru": (
-        0.125 / 1e6,
-        "per read request unit (on-demand)",
-        "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
+    "lambda_request": (0.20 / 1e6, "$0.20 per million requests", LAMBDA),
+    "lambda_gb_second": (0.0000166667, "$0.0000166667 per GB-second (x86)", LAMBDA),
+    "http_api": (1.00 / 1e6, "$1.00 per million requests (HTTP API)", "https://www.apigatewaycost.com/aws"),
+    "dynamodb_rru": (0.125 / 1e6, "$0.125 per million read request units", DYNAMODB),
+    "dynamodb_wru": (0.625 / 1e6, "$0.625 per million write request units", DYNAMODB),
+    "ses_email": (
+        0.10 / 1000,
+        "$0.10 per 1,000 emails",
+        "https://www.acecloudinterviews.com/tutorials/aws/ses/",
     ),
-    "dynamodb_wru": (
-        0.625 / 1e6,
-        "per write request unit (on-demand)",
-        "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
+    "sns_publish": (0.50 / 1e6, "$0.50 per million publishes", SNS),
+    "sns_email": (2.00 / 100_000, "$2.00 per 100,000 email deliveries", SNS),
+    "secret_month": (0.40, "$0.40 per secret per month", SECRETS),
+    "secret_call": (0.05 / 10_000, "$0.05 per 10,000 API calls", SECRETS),
+    "metric_month": (
+        0.30,
+        "$0.30 per custom metric per month",
+        "https://signoz.io/guides/cloudwatch-pricing",
     ),
-    "ses_email": (0.10 / 1000, "per email", "https://www.acecloudinterviews.com/tutorials/aws/ses/"),
-    "sns_publish": (
-        0.50 / 1e6,
-        "per publish",
-        "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/",
-    ),
-    "sns_email": (
-        2.00 / 100_000,
-        "per email delivery",
-        "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/",
-    ),
-    "secret_month": (
-        0.40,
-        "per secret per month",
-        "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms",
-    ),
-    "secret_call": (
-        0.05 / 10_000,
-        "per API call",
-        "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms",
-    ),
-    "metric_month": (0.30, "per custom metric per month", "https://signoz.io/guides/cloudwatch-pricing"),
     "alarm_month": (
         0.10,
-        "per standard alarm per month",
+        "$0.10 per standard alarm per month",
         "https://c3x.dev/resources/aws/aws_cloudwatch_metric_alarm",
     ),
-    "dashboard_month": (
-        3.00,
-        "per dashboard per month",
-        "https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/",
-    ),
-    "log_gb": (
-        0.50,
-        "per GB of logs ingested",
-        "https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/",
-    ),
-    "xray_trace": (5.00 / 1e6, "per trace recorded", "https://aws.amazon.com/xray/pricing/"),
+    "dashboard_month": (3.00, "$3.00 per dashboard per month", CW),
+    "log_gb": (0.50, "$0.50 per GB ingested", CW),
+    "xray_trace": (5.00 / 1e6, "$5.00 per million traces recorded", "https://aws.amazon.com/xray/pricing/"),
     "scheduler": (
         1.00 / 1e6,
-        "per scheduled invocation",
+        "$1.00 per million invocations",
         "https://cloudburn.io/blog/amazon-eventbridge-pricing",
     ),
-    "x_post_with_link": (0.20, "per post with a URL", "https://docs.x.com/x-api/getting-started/pricing"),
+    "x_post_with_link": (
+        0.20,
+        "$0.20 per post with a URL",
+        "https://docs.x.com/x-api/getting-started/pricing",
+    ),
 }
 LAMBDA_REPORT_BYTES = 400  # START, END and REPORT lines Lambda adds to each invocation's log
 FULL_VCPU_MB = 1769  # https://docs.aws.amazon.com/lambda/latest/dg/resource-model.html
@@ -123,11 +110,12 @@ def run(report: Report) -> None:
         f"decision per draft, {QUEUE_VIEWS} queue views; a month is {HOURS} hours. Durations come from this run: "
         "warm and cold (INIT + first request) medians from 'Cold start plus the first request' and 'Approval "
         "latency', moved to Lambda's CPU share for each memory setting (the CPU part scales with "
-        f"memory/{FULL_VCPU_MB} MB, waits do not; INIT runs on a full vCPU); since August 2025 INIT is billed "
-        "like the invocation. Cold starts: one per draft for approvals (its first tap), "
-        f"{COLD_STARTS_PER_HOUR} an hour for each scheduled function. DynamoDB request counts are those "
-        "counted on the warm calls (one read unit per read request, one write unit per write, four per "
-        "two-item transaction); custom metrics are those the handlers emitted in this run; log volume is what "
+        f"memory/{FULL_VCPU_MB} MB, waits do not; INIT runs on a full vCPU, [AWS's Serverless Land guide]({INIT_CPU})); "
+        f"since August 2025 INIT is billed like the invocation ([AWS Compute Blog]({INIT_BILLED})). Cold starts: one per draft for approvals (its first tap), "
+        f"{COLD_STARTS_PER_HOUR} an hour for each scheduled function. DynamoDB use is the items counted on "
+        "the warm calls (small items: one read unit per item read, one write unit per item "
+        "written, two per item in a transaction; drafting and posting add an estimated 10 and 12 write units "
+        "each); custom metrics are those the handlers emitted in this run; log volume is what "
         f"they printed plus Lambda's {LAMBDA_REPORT_BYTES} bytes of START/END/REPORT lines. Prices are the list "
         "prices the linked sources give for US East (N. Virginia), before free tiers; the stack's region in "
         "these docs is Europe (London), eu-west-2, where some services list up to about 10–25% higher "
@@ -230,19 +218,22 @@ def run(report: Report) -> None:
         )
 
     # -- everything else ---------------------------------------------------------------------------------
+    # DynamoDB items read and written on the warm calls (counted by lambda_driver.py); items are
+    # small, so a read item is one read unit (strongly consistent, up to 4 KB) and a written one
+    # about one write unit (up to 1 KB; a draft is a little more).
+    get_reads = v("warm_approvals_get_dynamodb_items_read") or 0
     reads = {
-        "approvals": (cold["approvals"] + opens - cold["approvals"] + QUEUE_VIEWS)
-        * (v("warm_approvals_get_dynamodb_read_requests") or 2)
-        + DRAFTS * (v("warm_approvals_post_dynamodb_read_requests") or 4),
-        "poll": polls * (v("warm_poll_50_feeds_dynamodb_read_requests") or 0),
-        "publish": publishes * (v("warm_publish_idle_dynamodb_read_requests") or 0),
+        "approvals": (opens + QUEUE_VIEWS) * get_reads
+        + DRAFTS * (v("warm_approvals_post_dynamodb_items_read") or 0),
+        "poll": polls * (v("warm_poll_50_feeds_dynamodb_items_read") or 0),
+        "publish": publishes * (v("warm_publish_idle_dynamodb_items_read") or 0),
     }
     writes = {
-        "approvals": DRAFTS * (v("warm_approvals_post_dynamodb_write_units") or 4),
-        "poll": polls * (v("warm_poll_50_feeds_dynamodb_write_units") or 0)
-        + DRAFTS * 12,  # a draft: transaction, markers
-        "publish": publishes * (v("warm_publish_idle_dynamodb_write_units") or 0)
-        + POSTS * 12,  # a post: claim, reserve, record
+        "approvals": DRAFTS * (v("warm_approvals_post_dynamodb_items_written") or 0),
+        # A drafted entry: the draft and its audit entry (a transaction), seen markers, notified markers.
+        "poll": polls * (v("warm_poll_50_feeds_dynamodb_items_written") or 0) + DRAFTS * 10,
+        # A post: claim, pacing reservation, result (transactions).
+        "publish": publishes * (v("warm_publish_idle_dynamodb_items_written") or 0) + POSTS * 12,
     }
     all_invocations = sum(invocations.values())
     log_bytes = sum(
@@ -294,28 +285,21 @@ def run(report: Report) -> None:
     section.table = sizing
     bill = [["service", "what", "a month", "list price", "cost / month", "source"]]
     for u in usage:
-        price, unit, source = PRICES[u.price]
+        _, shown, source = PRICES[u.price]
         bill.append(
             [
                 u.service,
                 u.what,
-                f"{u.quantity:,.4g} {u.unit}",
-                f"${price:.10g} {unit}",
+                f"{_amount(u.quantity)} {u.unit}",
+                shown,
                 f"${u.cost:,.2f}",
-                f"[link]({source})",
+                f"[source]({source})",
             ]
         )
     bill.append(["**AWS**", "", "", "", f"**${aws_total:,.2f}**", ""])
-    price, unit, source = PRICES["x_post_with_link"]
+    _, shown, source = PRICES["x_post_with_link"]
     bill.append(
-        [
-            "X",
-            "posts, each with its link",
-            f"{POSTS} posts",
-            f"${price} {unit}",
-            f"${x_spend:,.2f}",
-            f"[link]({source})",
-        ]
+        ["X", "posts, each with its link", f"{POSTS} posts", shown, f"${x_spend:,.2f}", f"[source]({source})"]
     )
     bill.append(["**Total**", "", "", "", f"**${aws_total + x_spend:,.2f}**", ""])
     section.extra_tables.append(bill)
@@ -331,6 +315,10 @@ def run(report: Report) -> None:
         "costs the same GB-seconds and finishes sooner; for waiting it costs more. Hence a full vCPU where "
         "a person waits (approvals) and 512 MB where the functions mostly wait on the network.",
     ]
+
+
+def _amount(quantity: float) -> str:
+    return f"{quantity:,.0f}" if quantity >= 10 else f"{quantity:.3g}"
 
 
 def _metric_names() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:

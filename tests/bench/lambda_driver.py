@@ -14,7 +14,6 @@ handlers log to stdout.
 
 import json
 import os
-import resource
 import sys
 import time
 
@@ -44,20 +43,51 @@ def timed(fn):
 
 
 def count_requests():
-    """AWS requests per service and operation ("dynamodb.Query"), counted on boto3's default
-    session, which hookline's clients use. Only for counted runs: it imports boto3 before the
-    handler does, so those runs are not timed as cold starts."""
+    """AWS requests per service and operation ("dynamodb.Query"), and the DynamoDB items they
+    read and wrote ("items.read", "items.write"; an item in a transaction counts twice, as
+    DynamoDB bills it), counted on boto3's default session, which hookline's clients use. Only
+    for counted runs: it imports boto3 before the handler does, so they are not timed."""
     import boto3
 
     counts = {}
 
-    def count(model, **_):
-        key = f"{model.service_model.service_name}.{model.name}"
-        counts[key] = counts.get(key, 0) + 1
+    def add(key, n=1):
+        counts[key] = counts.get(key, 0) + n
+
+    def count(model, params, **_):
+        add(f"{model.service_model.service_name}.{model.name}")
+        if model.service_model.service_name != "dynamodb":
+            return
+        name = model.name
+        if name in ("GetItem",):
+            add("items.read")
+        elif name == "BatchGetItem":
+            add("items.read", sum(len(t["Keys"]) for t in params["RequestItems"].values()))
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
+            add("items.write")
+        elif name == "BatchWriteItem":
+            add("items.write", sum(len(t) for t in params["RequestItems"].values()))
+        elif name == "TransactWriteItems":
+            add("items.write", 2 * len(params["TransactItems"]))
+
+    def returned(model, parsed, **_):
+        if model.name in ("Query", "Scan"):
+            add("items.read", max(1, parsed.get("Count", 0)))
 
     boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register("before-call.*.*", count)
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", count)
+    boto3.DEFAULT_SESSION.events.register("after-call.dynamodb.*", returned)
     return counts
+
+
+def peak_rss_kb():
+    """This process's peak resident memory since exec (VmHWM). Not ru_maxrss: that also keeps
+    the high-water mark of the parent it was forked from, before exec."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def watch_collections():
@@ -122,7 +152,7 @@ def main() -> None:
             _, result["gc_full_unfrozen"], _ = timed(gc.collect)
     else:
         raise SystemExit(f"unknown mode {mode}")
-    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["peak_rss_kb"] = peak_rss_kb()
     result["modules"] = len(sys.modules)
     with open(out, "w", encoding="utf-8") as handle:
         json.dump(result, handle)

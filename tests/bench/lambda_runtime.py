@@ -250,7 +250,8 @@ class Run:
 
 
 def run(mode: str, args: list[str], env: dict[str, str], stdout: Path | None = None) -> Run:
-    """One fresh interpreter running lambda_driver.py; CPU time and peak memory from wait4.
+    """One fresh interpreter running lambda_driver.py: CPU time from wait4, peak memory as the
+    process itself saw it after exec.
     The handler's own output (its logs and metrics) goes to `stdout`, if given."""
     with tempfile.TemporaryDirectory(prefix="hookline-run-") as scratch:
         out, err = Path(scratch) / "result.json", Path(scratch) / "stderr"
@@ -275,7 +276,7 @@ def run(mode: str, args: list[str], env: dict[str, str], stdout: Path | None = N
         init_wall=data["init_wall"],
         init_cpu=data["init_cpu"],
         calls=data["calls"],
-        maxrss_mb=usage.ru_maxrss / 1024,
+        maxrss_mb=data["peak_rss_kb"] / 1024,
         extra={k: v for k, v in data.items() if k.startswith("gc_")},
     )
 
@@ -313,6 +314,11 @@ def spread(values: list[float]) -> Spread:
     ordered = sorted(values)
     n = len(ordered)
     return Spread(statistics.median(ordered), ordered[n // 10], ordered[min(n - 1, n - 1 - n // 10)], n)
+
+
+def dynamodb_items(call: dict[str, Any], kind: str) -> int:
+    """DynamoDB items a call read or wrote ("read", "write"), counted by lambda_driver.py."""
+    return int(call.get("requests", {}).get(f"items.{kind}", 0))
 
 
 def dynamodb_requests(call: dict[str, Any]) -> int:
