@@ -289,6 +289,12 @@ class Approvals:
         elif action == "retry":
             changes.update(not_before=now, approved_at=now)
             remove.append("failure")
+        # The controls, and for an approval the queue it joins, do not depend on this decision:
+        # they are read while it is written.
+        side: list[Callable[[], Any]] = [self._controls]
+        if action in ("approve", "retry"):
+            side.append(lambda: self.store.drafts_in(State.APPROVED))
+        reading = [_readers().submit(read) for read in side]
         try:
             self.store.write_transition(
                 draft,
@@ -303,18 +309,24 @@ class Approvals:
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
-        return Page(200, self._render_result(draft, token, approver, action))
+        controls, *queue = (future.result() for future in reading)
+        return Page(
+            200, self._render_result(draft, token, approver, action, controls, queue[0] if queue else None)
+        )
 
-    def _render_result(self, draft: Draft, token: str, approver: Approver, action: str) -> str:
-        # After the decision, at once: the draft with its history (read consistently, so the
-        # history shows the decision just made), the controls, and for an approval the queue
-        # it joins (to say when it goes out).
-        reads: list[Callable[[], Any]] = [lambda: self.store.draft_and_audit(draft.id), self._controls]
-        if action in ("approve", "retry"):
-            reads.append(lambda: self.store.drafts_in(State.APPROVED))
-        (fresh, audit), controls, *queue = _together(*reads)
+    def _render_result(
+        self,
+        draft: Draft,
+        token: str,
+        approver: Approver,
+        action: str,
+        controls: Controls,
+        queue: list[Draft] | None,
+    ) -> str:
+        # Read after the decision, consistently, so the history shows the decision just made.
+        fresh, audit = self.store.draft_and_audit(draft.id)
         draft = fresh or draft
-        context = self._context(draft, token, approver, controls, queue[0] if queue else None)
+        context = self._context(draft, token, approver, controls, queue)
         if action in ("approve", "retry"):
             if context["pause"].paused:
                 when = "when publishing resumes (it is paused now)"
