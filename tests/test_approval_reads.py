@@ -194,7 +194,7 @@ def test_the_approvals_function_is_allowed_every_request_it_makes(lambda_env):
     # Then every answer is the one the approver expects
     assert [a["statusCode"] for a in answers] == [200, 200, 200, 409, 200, 200, 200, 200]
     # and the function's IAM policy allows every request it made
-    assert {"Query", "BatchGetItem", "GetItem", "UpdateItem", "PutItem"} <= seen
+    assert {"Query", "BatchGetItem", "UpdateItem", "PutItem"} <= seen
     assert seen <= _allowed("ApprovalsFunction")
 
 
@@ -206,3 +206,65 @@ def test_the_result_page_history_shows_the_decision_just_made(lambda_env):
         page = call(handler, api_event("POST", f"/drafts/{draft.id}", {"token": token, "action": "approve"}))
     assert page["statusCode"] == 200
     assert "approve by Alex Morgan &lt;alex@example.org&gt; (pending → approved)" in page["body"]
+
+
+# -- a decision's page shows the decision without reading the draft back ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "action", "changes", "remove", "text_after"),
+    [
+        pytest.param(
+            State.PENDING, State.APPROVED, "edit and approve", "edit", (), "edited", id="edit-and-approve"
+        ),
+        pytest.param(State.FAILED, State.APPROVED, "retry", "retry", ("failure",), None, id="retry"),
+        pytest.param(State.APPROVED, State.REJECTED, "withdraw", "decided", (), None, id="withdraw"),
+    ],
+)
+def test_the_written_draft_and_audit_entry_are_what_the_table_then_holds(
+    store, clock, start, to, action, changes, remove, text_after
+):
+    # Given a draft in the state a decision starts from
+    draft = add_draft(store, NOW, state=start, failure="X refused: 403" if start is State.FAILED else None)
+    clock.advance(minutes=5)
+    text = f"Edited: {draft.text}" if text_after else None
+    fields = {
+        "edit": {
+            "decided_by": "Alex Morgan",
+            "decided_at": clock(),
+            "approved_at": clock(),
+            "text": text,
+            "weighted_length": 99,
+        },
+        "retry": {
+            "decided_by": "Alex Morgan",
+            "decided_at": clock(),
+            "not_before": clock(),
+            "approved_at": clock(),
+        },
+        "decided": {"decided_by": "Alex Morgan", "decided_at": clock()},
+    }[changes]
+
+    # When the decision is written without reading it back
+    after, entry = store.write_transition(
+        draft,
+        to,
+        actor="Alex Morgan <alex@example.org>",
+        action=action,
+        changes=fields,
+        remove=remove,
+        reason="looks right",
+        text_after=text,
+    )
+
+    # Then the draft and audit entry it hands back are exactly what a read of the table gives
+    stored, audit = store.draft_and_audit(draft.id)
+    assert after == stored
+    assert after.state is to and after.version == draft.version + 1
+    assert entry == audit[-1]
+    assert (entry.action, entry.from_state, entry.to_state, entry.reason) == (
+        action,
+        start,
+        to,
+        "looks right",
+    )

@@ -151,21 +151,14 @@ class Approvals:
 
     # -- who and what ----------------------------------------------------------------------
 
-    def _draft(self, draft_id: str) -> Draft:
-        return self._found(self.store.find_draft(draft_id))
-
     @staticmethod
     def _found(draft: Draft | None) -> Draft:
         if draft is None:
             raise NotFound("There is no such draft. It may have been removed, or the link is incomplete.")
         return draft
 
-    def _open(self, draft_id: str, token: str) -> tuple[Draft, Approver | None]:
-        """The draft a review link opens, and the approver it names (None: view-only)."""
-        claims = self.signer.read_draft_token(token, draft_id, self.config)
-        return self._opened(claims, self._draft(draft_id))
-
     def _opened(self, claims: Claims, draft: Draft) -> tuple[Draft, Approver | None]:
+        """The draft a review link opens, and the approver it names (None: view-only)."""
         claims.check_draft(draft)
         return draft, self.config.approver(claims.approver) if claims.approver else None
 
@@ -256,7 +249,10 @@ class Approvals:
                 "Open the link and press Approve or Reject."
             )
         token = _first(form, "token") or ""
-        draft, approver = self._open(draft_id, token)
+        # The draft with its history (one Query): the result page shows the history, plus this decision.
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        found, history = self.store.draft_and_audit(draft_id)
+        draft, approver = self._opened(claims, self._found(found))
         if approver is None:
             raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
         expected, target = ACTIONS[action]
@@ -278,7 +274,12 @@ class Approvals:
                 except Invalid as exc:
                     # The approver's words stay in the box, with what to fix; nothing changes.
                     html = self._render_review(
-                        draft, token, approver, notice={"tone": "error", "text": str(exc)}, edit_text=edited
+                        draft,
+                        token,
+                        approver,
+                        notice={"tone": "error", "text": str(exc)},
+                        edit_text=edited,
+                        audit=history,
                     )
                     return Page(422, html)
                 if text_after != draft.text:
@@ -296,7 +297,7 @@ class Approvals:
             side.append(lambda: self.store.drafts_in(State.APPROVED))
         reading = [_readers().submit(read) for read in side]
         try:
-            self.store.write_transition(
+            after, entry = self.store.write_transition(
                 draft,
                 target,
                 actor=f"{approver.name} <{approver.email}>",
@@ -310,9 +311,10 @@ class Approvals:
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
         controls, *queue = (future.result() for future in reading)
-        return Page(
-            200, self._render_result(draft, token, approver, action, controls, queue[0] if queue else None)
+        html = self._render_result(
+            after, token, approver, action, controls, queue[0] if queue else None, [*history, entry]
         )
+        return Page(200, html)
 
     def _render_result(
         self,
@@ -322,10 +324,9 @@ class Approvals:
         action: str,
         controls: Controls,
         queue: list[Draft] | None,
+        audit: list[AuditEntry],
     ) -> str:
-        # Read after the decision, consistently, so the history shows the decision just made.
-        fresh, audit = self.store.draft_and_audit(draft.id)
-        draft = fresh or draft
+        # `draft` and `audit` are as this decision left them: nothing is read back.
         context = self._context(draft, token, approver, controls, queue)
         if action in ("approve", "retry"):
             if context["pause"].paused:

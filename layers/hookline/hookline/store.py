@@ -602,7 +602,7 @@ class Store:
         still carries the caller's attempt id). Raises StateConflict otherwise.
         Returns the draft as stored afterwards.
         """
-        self.write_transition(
+        self.write_transition(  # what it returns is the caller's copy; read the stored draft back
             draft,
             to,
             actor=actor,
@@ -629,9 +629,11 @@ class Store:
         expect_attempt: str | None = None,
         reason: str | None = None,
         text_after: str | None = None,
-    ) -> None:
-        """`transition` without reading the draft back, for a caller that reads it anyway
-        (the approval result page reads it with its history)."""
+    ) -> tuple[Draft, AuditEntry]:
+        """`transition` without reading the draft back: returns the caller's draft with this
+        write applied, and the audit entry written, for a page that shows both at once (the
+        approval result page). Other fields changed meanwhile by someone else are not in it;
+        `transition` reads the stored draft back."""
         expected = tuple(expect) if expect is not None else (draft.state,)
         for state in expected:
             if to not in TRANSITIONS[state] and not (state == to and action == "edit"):
@@ -698,6 +700,10 @@ class Store:
                 if current is None or current.state not in expected:
                     raise StateConflict(current, expected) from None
                 time.sleep(0.05 * (attempt + 1))
+        removed = set(remove)
+        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
+        after.update(fields, version=draft.version + 1)
+        return self._draft_from(after), AuditEntry.model_validate(audit)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
         resp = self.client.query(
