@@ -13,6 +13,7 @@ import time_machine
 
 from hookline.approval import expected_publish_at
 from hookline.models import State
+from hookline.store import StateConflict
 from tests.conftest import NOW, SIGNING_KEY, make_config
 from tests.support.aws import load_template
 from tests.support.drafts import add_draft, signer
@@ -190,6 +191,33 @@ def test_the_approvals_function_is_allowed_every_request_it_makes(lambda_env):
             ),
             call(handler, api_event("POST", "/controls/resume", {"token": queue, "action": "resume"})),
         ]
+        # and a decision that loses the race to another approver's (its transaction is refused)
+        third = add_draft(store, NOW, identity="third")
+        store.transition(third, State.REJECTED, actor="Sam Patel <sam@example.org>", action="reject")
+        with pytest.raises(StateConflict) as lost:
+            handler.services().store.write_transition(
+                third, State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve"
+            )
+        assert lost.value.draft is not None and lost.value.draft.state is State.REJECTED
+
+        # and the page of an approval held until tomorrow (X's rate limit), so its expected time
+        # is worked out from another day's posts than the ones read with the controls
+        fourth = add_draft(store, NOW, identity="fourth")
+        store.transition(
+            fourth,
+            State.APPROVED,
+            actor="Alex Morgan <alex@example.org>",
+            action="approve",
+            changes={
+                "approved_at": NOW,
+                "decided_by": "Alex Morgan",
+                "decided_at": NOW,
+                "not_before": NOW + timedelta(days=1),
+            },
+        )
+        held = links.decide_token(fourth, "alex@example.org")
+        tomorrow = call(handler, api_event("GET", f"/drafts/{fourth.id}?token={quote(held)}"))
+    assert "Expected to go out at about Thu 26 Nov 2026, 10:00 GMT" in tomorrow["body"]
 
     # Then every answer is the one the approver expects
     assert [a["statusCode"] for a in answers] == [200, 200, 200, 409, 200, 200, 200, 200]

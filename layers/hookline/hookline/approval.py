@@ -121,8 +121,13 @@ def expected_publish_at(
     if last:
         at = max(at, last + spacing)
     day = at.astimezone(tz).date()
-    known = controls.posts_on(day.isoformat()) if controls is not None else None
-    posts_today = known if known is not None else store.posts_on(day.isoformat())
+    if controls is None:
+        posts_today = store.posts_on(day.isoformat())
+    else:
+        known = controls.posts_on(day.isoformat())
+        if known is None:  # another day than the one read (an evening, a later not_before): read it alike
+            known = store.controls(day.strftime("%Y-%m"), [day.isoformat()]).posts_on(day.isoformat())
+        posts_today = known or 0
     for slot in range(ahead + 1):
         at = _next_open(pacing.window, tz, at)
         if at.astimezone(tz).date() != day:

@@ -691,12 +691,12 @@ class Store:
             except self.client.exceptions.TransactionCanceledException as exc:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise StateConflict(self.find_draft(draft.id), expected) from None
+                    raise StateConflict(self._stored(draft.id), expected) from None
                 # DynamoDB cancels a transaction that meets another one on the same item
                 # (TransactionConflict); the other may be a racing decision, so look again.
                 if "TransactionConflict" not in reasons or attempt == TRANSACTION_TRIES - 1:
                     raise
-                current = self.find_draft(draft.id)
+                current = self._stored(draft.id)
                 if current is None or current.state not in expected:
                     raise StateConflict(current, expected) from None
                 time.sleep(0.05 * (attempt + 1))
@@ -712,6 +712,11 @@ class Store:
             ExpressionAttributeValues=self._values({":pk": f"DRAFT#{draft_id}", ":a": "AUDIT#"}),
         )
         return [AuditEntry.model_validate(self._read(i)) for i in resp.get("Items", [])]
+
+    def _stored(self, draft_id: str) -> Draft | None:
+        """The draft as stored now, after a write lost to another: read with a Query, like every
+        read the approvals function makes, so its policy needs no GetItem."""
+        return self.draft_and_audit(draft_id)[0]
 
     def draft_and_audit(self, draft_id: str) -> tuple[Draft | None, list[AuditEntry]]:
         """The draft and its audit trail in one consistent Query of the draft's partition.
