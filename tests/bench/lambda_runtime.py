@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -74,6 +75,7 @@ def build() -> Build:
     if not LAMBDA_PYTHON.exists():
         raise RuntimeError("Lambda's python3.13 is missing: run `make bench` (it creates .venv-lambda)")
     work = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # two builds, ~40 MB: gone when make bench ends
     raw, deployed = work / "sam", work / "deployed"
     started = time.perf_counter()
     done = subprocess.run(
