@@ -523,7 +523,7 @@ def test_tokens_never_reach_the_logs(api, caplog, capfd, monkeypatch):
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"boom with {tokens[1]}")
 
-    monkeypatch.setattr(Store, "find_draft", broken)
+    monkeypatch.setattr(Store, "_draft_from", broken)  # every read of a draft goes through it
     crashed = api.get(f"/drafts/{draft.id}?token={quote(tokens[1])}")
     assert crashed["statusCode"] == 500
 

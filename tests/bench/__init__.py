@@ -2,7 +2,9 @@
 written, with how each was measured, to docs/benchmarks.md. Never run as tests: speed is
 measured here, not asserted in the test suite.
 
-Each benchmark module defines `run(report: Report) -> None` and is listed in MODULES.
+Each benchmark module defines `run(report: Report) -> None` and is listed in MODULES. A module
+may also state a target (`report.target(...)`): the targets open docs/benchmarks.md as one table,
+each figure beside its baseline.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
 
-# Benchmark modules, in the order they run and appear in docs/benchmarks.md.
-MODULES: list[str] = ["poll", "publish", "compose"]
+# Benchmark modules, in the order they run and appear in docs/benchmarks.md. A listed module that
+# is not there (yet) is skipped with a note. `costs` comes last: it prices what the others measured.
+MODULES: list[str] = ["coldstart", "approvals", "poll", "publish", "compose", "costs"]
 
 
 @dataclass
@@ -33,12 +36,24 @@ class Section:
     method: str
     figures: list[Figure] = field(default_factory=list)
     table: list[list[str]] = field(default_factory=list)  # first row is the header
+    extra_tables: list[list[list[str]]] = field(default_factory=list)  # more tables, after the first
     verdict: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    what: str
+    measured: str
+    baseline: str
+    ratio: str
+    limit: str
+    met: bool
 
 
 @dataclass
 class Report:
     sections: list[Section] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
 
     def section(self, title: str, method: str) -> Section:
         section = Section(title, method)
@@ -50,6 +65,17 @@ class Report:
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         print(f"bench: {name} {shown} {unit}", flush=True)
         return value
+
+    def value(self, name: str) -> float | None:
+        """A figure an earlier module measured (None when that module did not run)."""
+        for section in self.sections:
+            for figure in section.figures:
+                if figure.name == name:
+                    return figure.value
+        return None
+
+    def target(self, what: str, measured: str, baseline: str, ratio: str, limit: str, met: bool) -> None:
+        self.targets.append(Target(what, measured, baseline, ratio, limit, met))
 
 
 def machine() -> str:
@@ -75,10 +101,24 @@ def write(report: Report) -> None:
         "Every figure below was measured in that run; nothing is copied from elsewhere.",
         "",
     ]
+    if report.targets:
+        lines += [
+            "## Targets, side by side",
+            "",
+            "| what | hookline | baseline | ratio | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t.what} | {t.measured} | {t.baseline} | {t.ratio} | {t.limit} | {'yes' if t.met else '**no**'} |"
+            for t in report.targets
+        ]
+        lines.append("")
     for section in report.sections:
         lines += [f"## {section.title}", "", section.method, ""]
-        if section.table:
-            header, *rows = section.table
+        for table in [section.table, *section.extra_tables]:
+            if not table:
+                continue
+            header, *rows = table
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + "---|" * len(header))
             lines += ["| " + " | ".join(row) + " |" for row in rows]

@@ -403,6 +403,22 @@ def run(report: Report) -> None:
     fig(section, "poll.hookline_peak_rss_mb", hook["rss_peak"], "MB")
     fig(section, "poll.hookline_rss_growth_mb", hook["rss_peak"] - hook["rss_baseline"], "MB")
     fig(section, "poll.naive_peak_rss_mb", naive["rss_peak"], "MB")
+    report.target(
+        "poll: 500 feeds, second poll",
+        f"{second:.2f} s",
+        f"naive feedparser loop: {naive_wall:.2f} s",
+        f"{speedup:.1f}× faster",
+        "≥ 20× faster",
+        speedup >= 20,
+    )
+    report.target(
+        "poll: 500 feeds, second poll against its floor",
+        f"{second:.2f} s",
+        f"feeds × latency ÷ concurrency {c}: {floor:.2f} s",
+        f"{over_floor:.2f}×",
+        "≤ 2×",
+        over_floor <= 2,
+    )
     writes = dict(median["dynamodb"])
     fig(section, "poll.second_poll_dynamodb_requests", sum(writes.values()), "requests")
 

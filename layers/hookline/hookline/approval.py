@@ -8,20 +8,23 @@ lets exactly one of two racing approvers win, and the other is told who did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hookline.clock import Clock
 from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
-from hookline.links import LinkSigner
-from hookline.models import Draft, State
-from hookline.reminders import within
-from hookline.store import StateConflict, Store
+from hookline.links import Claims, LinkSigner
+from hookline.models import AuditEntry, Draft, State
+from hookline.store import Controls, StateConflict, Store
 from hookline.views import render_html
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -36,6 +39,21 @@ MAX_LENGTH = 280
 MAX_REASON = 500
 STEP = timedelta(minutes=15)
 HORIZON = timedelta(days=8)
+
+
+@lru_cache(maxsize=1)
+def _readers() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="hookline-read")
+
+
+def _together(*reads: Callable[[], Any]) -> list[Any]:
+    """Independent reads at once (boto3 clients are thread-safe): a page waits for the slowest
+    round trip to DynamoDB, not for their sum. The first runs in the caller's thread."""
+    others = [_readers().submit(read) for read in reads[1:]]
+    first = reads[0]()
+    return [first, *(future.result() for future in others)]
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,10 @@ def cents(usd: float) -> int:
 
 def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
     """The first moment at or after `at` inside the window (15-minute steps; a week at most)."""
+    # Only an approved draft's page needs this: the reminders module (and the notifier it
+    # imports) stays out of the approvals function's cold start.
+    from hookline.reminders import within
+
     if within(window, tz, at):
         return at
     probe = at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond) + STEP
@@ -68,9 +90,19 @@ def _next_open(window: Window, tz: ZoneInfo, at: datetime) -> datetime:
     return at
 
 
-def expected_publish_at(store: Store, config: Config, draft: Draft, now: datetime) -> datetime:
+def expected_publish_at(
+    store: Store,
+    config: Config,
+    draft: Draft,
+    now: datetime,
+    controls: Controls | None = None,
+    approved: list[Draft] | None = None,
+) -> datetime:
     """When an approved draft should go out: after the approved drafts ahead of it, in the window,
-    with the spacing and the daily cap. An estimate shown to people, not a promise."""
+    with the spacing and the daily cap. An estimate shown to people, not a promise.
+
+    `controls` and `approved` (the approved queue), when the caller has read them already, save
+    reading them again."""
     pacing = config.pacing
     tz = config.organisation.tz
     spacing = timedelta(minutes=pacing.min_spacing_minutes)
@@ -82,13 +114,20 @@ def expected_publish_at(store: Store, config: Config, draft: Draft, now: datetim
         return (1, d.approved_at or d.state_at)
 
     mine = order(draft)
-    ahead = sum(1 for d in store.drafts_in(State.APPROVED) if d.id != draft.id and order(d) < mine)
+    queue = approved if approved is not None else store.drafts_in(State.APPROVED)
+    ahead = sum(1 for d in queue if d.id != draft.id and order(d) < mine)
     at = max(now, draft.not_before or now)
-    last = store.last_post_at()
+    last = controls.last_post_at if controls is not None else store.last_post_at()
     if last:
         at = max(at, last + spacing)
     day = at.astimezone(tz).date()
-    posts_today = store.posts_on(day.isoformat())
+    if controls is None:
+        posts_today = store.posts_on(day.isoformat())
+    else:
+        known = controls.posts_on(day.isoformat())
+        if known is None:  # another day than the one read (an evening, a later not_before): read it alike
+            known = store.controls(day.strftime("%Y-%m"), [day.isoformat()]).posts_on(day.isoformat())
+        posts_today = known or 0
     for slot in range(ahead + 1):
         at = _next_open(pacing.window, tz, at)
         if at.astimezone(tz).date() != day:
@@ -117,16 +156,14 @@ class Approvals:
 
     # -- who and what ----------------------------------------------------------------------
 
-    def _draft(self, draft_id: str) -> Draft:
-        draft = self.store.find_draft(draft_id)
+    @staticmethod
+    def _found(draft: Draft | None) -> Draft:
         if draft is None:
             raise NotFound("There is no such draft. It may have been removed, or the link is incomplete.")
         return draft
 
-    def _open(self, draft_id: str, token: str) -> tuple[Draft, Approver | None]:
+    def _opened(self, claims: Claims, draft: Draft) -> tuple[Draft, Approver | None]:
         """The draft a review link opens, and the approver it names (None: view-only)."""
-        claims = self.signer.read_draft_token(token, draft_id, self.config)
-        draft = self._draft(draft_id)
         claims.check_draft(draft)
         return draft, self.config.approver(claims.approver) if claims.approver else None
 
@@ -140,8 +177,17 @@ class Approvals:
     # -- the review page -------------------------------------------------------------------
 
     def review(self, draft_id: str, token: str) -> Page:
-        draft, viewer = self._open(draft_id, token)
-        return Page(200, self._render_review(draft, token, viewer))
+        # The token is checked before anything is read; then the draft with its history (one
+        # Query) and the controls (one BatchGetItem) are read at once.
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        (found, audit), controls = _together(lambda: self.store.draft_and_audit(draft_id), self._controls)
+        draft, viewer = self._opened(claims, self._found(found))
+        return Page(200, self._render_review(draft, token, viewer, audit=audit, controls=controls))
+
+    def _controls(self) -> Controls:
+        """Pause, hold, last post, the month's spend and today's posts: one BatchGetItem."""
+        local = self.clock().astimezone(self.tz)
+        return self.store.controls(local.strftime("%Y-%m"), [local.date().isoformat()])
 
     def _render_review(
         self,
@@ -151,31 +197,40 @@ class Approvals:
         *,
         notice: dict[str, str] | None = None,
         edit_text: str | None = None,
+        audit: list[AuditEntry] | None = None,
+        controls: Controls | None = None,
     ) -> str:
         return render_html(
             "review.html",
-            **self._context(draft, token, viewer),
+            **self._context(draft, token, viewer, controls),
             notice=notice,
             edit_text=edit_text,
-            audit=self.store.audit(draft.id),
+            audit=audit if audit is not None else self.store.audit(draft.id),
         )
 
-    def _context(self, draft: Draft, token: str, viewer: Approver | None) -> dict[str, Any]:
+    def _context(
+        self,
+        draft: Draft,
+        token: str,
+        viewer: Approver | None,
+        controls: Controls | None = None,
+        approved: list[Draft] | None = None,
+    ) -> dict[str, Any]:
         now = self.clock()
-        month = now.astimezone(self.tz).strftime("%Y-%m")
-        hold = self.store.get_control("HOLD")
-        spend = self.store.month_spend(month)
+        controls = controls or self._controls()
+        hold = controls.hold
+        spend = controls.month
         price = cents(self.config.pacing.price_per_post_usd)
         cap = cents(self.config.pacing.monthly_spend_cap_usd)
         expected = None
-        if draft.state in (State.PENDING, State.APPROVED):
-            expected = expected_publish_at(self.store, self.config, draft, now)
+        if draft.state is State.APPROVED:  # the only state the pages show it for; it reads the approved queue
+            expected = expected_publish_at(self.store, self.config, draft, now, controls, approved)
         return {
             "config": self.config,
             "draft": draft,
             "token": token,
             "viewer": viewer,
-            "pause": self.store.pause_state(),
+            "pause": controls.pause,
             "hold": hold.get("reason") if hold else None,
             "spend": spend,
             "cap_cents": cap,
@@ -199,7 +254,10 @@ class Approvals:
                 "Open the link and press Approve or Reject."
             )
         token = _first(form, "token") or ""
-        draft, approver = self._open(draft_id, token)
+        # The draft with its history (one Query): the result page shows the history, plus this decision.
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        found, history = self.store.draft_and_audit(draft_id)
+        draft, approver = self._opened(claims, self._found(found))
         if approver is None:
             raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
         expected, target = ACTIONS[action]
@@ -221,7 +279,12 @@ class Approvals:
                 except Invalid as exc:
                     # The approver's words stay in the box, with what to fix; nothing changes.
                     html = self._render_review(
-                        draft, token, approver, notice={"tone": "error", "text": str(exc)}, edit_text=edited
+                        draft,
+                        token,
+                        approver,
+                        notice={"tone": "error", "text": str(exc)},
+                        edit_text=edited,
+                        audit=history,
                     )
                     return Page(422, html)
                 if text_after != draft.text:
@@ -232,8 +295,14 @@ class Approvals:
         elif action == "retry":
             changes.update(not_before=now, approved_at=now)
             remove.append("failure")
+        # The controls, and for an approval the queue it joins, do not depend on this decision:
+        # they are read while it is written.
+        side: list[Callable[[], Any]] = [self._controls]
+        if action in ("approve", "retry"):
+            side.append(lambda: self.store.drafts_in(State.APPROVED))
+        reading = [_readers().submit(read) for read in side]
         try:
-            updated = self.store.transition(
+            after, entry = self.store.write_transition(
                 draft,
                 target,
                 actor=f"{approver.name} <{approver.email}>",
@@ -246,15 +315,31 @@ class Approvals:
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
-        return Page(200, self._render_result(updated, token, approver, action))
+        controls, *queue = (future.result() for future in reading)
+        html = self._render_result(
+            after, token, approver, action, controls, queue[0] if queue else None, [*history, entry]
+        )
+        return Page(200, html)
 
-    def _render_result(self, draft: Draft, token: str, approver: Approver, action: str) -> str:
-        context = self._context(draft, token, approver)
+    def _render_result(
+        self,
+        draft: Draft,
+        token: str,
+        approver: Approver,
+        action: str,
+        controls: Controls,
+        queue: list[Draft] | None,
+        audit: list[AuditEntry],
+    ) -> str:
+        # `draft` and `audit` are as this decision left them: nothing is read back.
+        context = self._context(draft, token, approver, controls, queue)
         if action in ("approve", "retry"):
             if context["pause"].paused:
                 when = "when publishing resumes (it is paused now)"
             elif context["hold"]:
                 when = "once the account hold shown below is cleared"
+            elif context["expected"] is None:  # the publisher took it up in the meantime
+                when = "now"
             else:
                 when = f"at about {context['expected'].astimezone(self.tz):%a %-d %b, %H:%M %Z}"
             title = "Approved" if action == "approve" else "Publishing will be retried"
@@ -269,7 +354,7 @@ class Approvals:
             title=title,
             result=text,
             action=action,
-            audit=self.store.audit(draft.id),
+            audit=audit,
         )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:
@@ -317,7 +402,8 @@ class Approvals:
         pending = sorted(self.store.drafts_in(State.PENDING), key=lambda d: d.created_at)
         approved = sorted(self.store.drafts_in(State.APPROVED), key=lambda d: d.approved_at or d.state_at)
         base = self.signer.base_url
-        hold = self.store.get_control("HOLD")
+        controls = self.store.controls(now.astimezone(self.tz).strftime("%Y-%m"))
+        hold = controls.hold
         return Page(
             200,
             render_html(
@@ -328,7 +414,7 @@ class Approvals:
                 approved=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in approved],
                 token=token,
                 notice=notice,
-                pause=self.store.pause_state(),
+                pause=controls.pause,
                 hold=hold.get("reason") if hold else None,
                 now=now,
                 tz=self.tz,

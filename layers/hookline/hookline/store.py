@@ -110,6 +110,21 @@ class MonthSpend:
 
 
 @dataclass(frozen=True)
+class Controls:
+    """What a page shows about publishing, read in one BatchGetItem (`Store.controls`)."""
+
+    pause: Pause
+    hold: dict[str, Any] | None  # CONTROL/HOLD as stored (its `reason` is shown)
+    last_post_at: datetime | None
+    month: MonthSpend
+    day_posts: dict[str, int]  # posts reserved on each day asked for
+
+    def posts_on(self, day: str) -> int | None:
+        """Posts reserved on `day`, or None when that day was not read."""
+        return self.day_posts.get(day)
+
+
+@dataclass(frozen=True)
 class Hold:
     """Publishing stopped by the publisher itself (not the pause switch), and why.
 
@@ -585,7 +600,40 @@ class Store:
         `expect` defaults to the state of the `draft` the caller holds; the write succeeds
         only if the stored draft is still in one of them (and, for a publishing attempt,
         still carries the caller's attempt id). Raises StateConflict otherwise.
+        Returns the draft as stored afterwards.
         """
+        self.write_transition(  # what it returns is the caller's copy; read the stored draft back
+            draft,
+            to,
+            actor=actor,
+            action=action,
+            expect=expect,
+            changes=changes,
+            remove=remove,
+            expect_attempt=expect_attempt,
+            reason=reason,
+            text_after=text_after,
+        )
+        return self.get_draft(draft.id)
+
+    def write_transition(
+        self,
+        draft: Draft,
+        to: State,
+        *,
+        actor: str,
+        action: str,
+        expect: Iterable[State] | None = None,
+        changes: dict[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        expect_attempt: str | None = None,
+        reason: str | None = None,
+        text_after: str | None = None,
+    ) -> tuple[Draft, AuditEntry]:
+        """`transition` without reading the draft back: returns the caller's draft with this
+        write applied, and the audit entry written, for a page that shows both at once (the
+        approval result page). Other fields changed meanwhile by someone else are not in it;
+        `transition` reads the stored draft back."""
         expected = tuple(expect) if expect is not None else (draft.state,)
         for state in expected:
             if to not in TRANSITIONS[state] and not (state == to and action == "edit"):
@@ -643,16 +691,19 @@ class Store:
             except self.client.exceptions.TransactionCanceledException as exc:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise StateConflict(self.find_draft(draft.id), expected) from None
+                    raise StateConflict(self._stored(draft.id), expected) from None
                 # DynamoDB cancels a transaction that meets another one on the same item
                 # (TransactionConflict); the other may be a racing decision, so look again.
                 if "TransactionConflict" not in reasons or attempt == TRANSACTION_TRIES - 1:
                     raise
-                current = self.find_draft(draft.id)
+                current = self._stored(draft.id)
                 if current is None or current.state not in expected:
                     raise StateConflict(current, expected) from None
                 time.sleep(0.05 * (attempt + 1))
-        return self.get_draft(draft.id)
+        removed = set(remove)
+        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
+        after.update(fields, version=draft.version + 1)
+        return self._draft_from(after), AuditEntry.model_validate(audit)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
         resp = self.client.query(
@@ -661,6 +712,39 @@ class Store:
             ExpressionAttributeValues=self._values({":pk": f"DRAFT#{draft_id}", ":a": "AUDIT#"}),
         )
         return [AuditEntry.model_validate(self._read(i)) for i in resp.get("Items", [])]
+
+    def _stored(self, draft_id: str) -> Draft | None:
+        """The draft as stored now, after a write lost to another: read with a Query, like every
+        read the approvals function makes, so its policy needs no GetItem."""
+        return self.draft_and_audit(draft_id)[0]
+
+    def draft_and_audit(self, draft_id: str) -> tuple[Draft | None, list[AuditEntry]]:
+        """The draft and its audit trail in one consistent Query of the draft's partition.
+
+        "AUDIT#..." < "DRAFT" < "NOTIFIED#...", so the key range takes the audit entries and the
+        draft and leaves the notification markers out.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :draft",
+            "ExpressionAttributeValues": self._values(
+                {":pk": f"DRAFT#{draft_id}", ":first": "AUDIT#", ":draft": "DRAFT"}
+            ),
+            "ConsistentRead": True,
+        }
+        draft: Draft | None = None
+        audit: list[AuditEntry] = []
+        while True:
+            resp = self.client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                item = self._read(raw)
+                if item["sk"] == "DRAFT":
+                    draft = self._draft_from(item)
+                else:
+                    audit.append(AuditEntry.model_validate(item))
+            if "LastEvaluatedKey" not in resp:
+                return draft, audit
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # -- notifications ---------------------------------------------------------------------
 
@@ -702,7 +786,10 @@ class Store:
     # -- controls --------------------------------------------------------------------------
 
     def pause_state(self) -> Pause:
-        item = self._get("CONTROL", "PAUSE")
+        return self._pause_from(self._get("CONTROL", "PAUSE"))
+
+    @staticmethod
+    def _pause_from(item: dict[str, Any] | None) -> Pause:
         if not item:
             return Pause(paused=False)
         return Pause(
@@ -710,6 +797,28 @@ class Store:
             reason=item.get("reason"),
             by=item.get("by"),
             at=parse_iso(item["at"]) if item.get("at") else None,
+        )
+
+    def controls(self, month: str, days: Iterable[str] = ()) -> Controls:
+        """The pause switch, the account hold, the last post, the month's spend and the posts of
+        `days`, in one consistent BatchGetItem instead of a GetItem each."""
+        days = list(dict.fromkeys(days))
+        keys = [
+            ("CONTROL", "PAUSE"),
+            ("CONTROL", "HOLD"),
+            ("CONTROL", "LAST_POST"),
+            (f"PACE#{month}", "MONTH"),
+        ]
+        keys += [(f"PACE#{day}", "DAY") for day in days]
+        items = {(i["pk"], i["sk"]): i for i in self._batch_get(keys, keys_only=False)}
+        last = items.get(("CONTROL", "LAST_POST"))
+        spend = items.get((f"PACE#{month}", "MONTH")) or {}
+        return Controls(
+            pause=self._pause_from(items.get(("CONTROL", "PAUSE"))),
+            hold=items.get(("CONTROL", "HOLD")),
+            last_post_at=parse_iso(last["at"]) if last and last.get("at") else None,
+            month=MonthSpend(month=month, cents=int(spend.get("cents", 0)), posts=int(spend.get("posts", 0))),
+            day_posts={d: int((items.get((f"PACE#{d}", "DAY")) or {}).get("posts", 0)) for d in days},
         )
 
     def set_pause(self, paused: bool, *, by: str, reason: str | None, now: datetime) -> Pause:
