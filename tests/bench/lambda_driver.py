@@ -7,7 +7,8 @@ sys.path): what Lambda's runtime does on a cold start, timed. Standard library o
 
 `import-app` imports the handler module (Lambda's INIT: import plus module-level set-up), then
 calls `lambda_handler` with each event in EVENTS.json in turn (the first is the cold request,
-later ones are warm). `boto3-getitem` is the least a DynamoDB-backed handler does: boto3 and a
+later ones are warm; with BENCH_PROFILE=FILE set, the warm calls are profiled with cProfile into
+FILE, to see where they spend). `boto3-getitem` is the least a DynamoDB-backed handler does: boto3 and a
 client at INIT, one GetItem on the first request. Results go to RESULT.json, because the
 handlers log to stdout.
 """
@@ -132,7 +133,15 @@ def main() -> None:
         if rest:
             with open(rest[0], encoding="utf-8") as handle:
                 events = json.load(handle)
-        for event in events:
+        # BENCH_PROFILE=FILE: cProfile over the warm calls (not the first), to see where they spend.
+        profile_to = os.environ.get("BENCH_PROFILE")
+        profiler = None
+        for n, event in enumerate(events):
+            if profile_to and n == 1:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             before, seen = dict(counts or {}), len(pauses)
             answer, wall, cpu = timed(lambda: app.lambda_handler(event, Context(timeout)))  # noqa: B023
             status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
@@ -143,6 +152,9 @@ def main() -> None:
                 }
                 call["gc"] = pauses[seen:]
             result["calls"].append(call)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
         if counts is not None:
             # What a full collection costs now, and what it would cost had nothing been frozen.
             import gc

@@ -489,7 +489,7 @@ def x_safe_link(link: str) -> str:
 
 def is_own_host(host: str, config: Config) -> bool:
     host = host.lower().rstrip(".")
-    return any(host == own or host.endswith("." + own) for own in config.own_hosts())
+    return any(host == own or host.endswith("." + own) for own in config.own_hosts)
 
 
 def post_link(link: str, feed: FeedConfig, config: Config, kind: Kind = "publication") -> str:

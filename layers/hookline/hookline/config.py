@@ -382,14 +382,16 @@ class Config(_Model):
     def approver(self, email: str) -> Approver | None:
         return next((a for a in self.approvers if a.key == email.lower()), None)
 
-    def own_hosts(self) -> set[str]:
+    @cached_property
+    def own_hosts(self) -> frozenset[str]:
+        # Cached: asked for every draft, and with hundreds of feeds the walk is not free.
         hosts = {h.lower() for h in self.organisation.own_domains}
         if self.organisation.homepage.host:
             hosts.add(self.organisation.homepage.host.lower())
         for feed in self.feeds:
             if feed.source == "own" and feed.url.host:
                 hosts.add(feed.url.host.lower())
-        return hosts
+        return frozenset(hosts)
 
 
 def _format_location(loc: Iterable[int | str]) -> str:
