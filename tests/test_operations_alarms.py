@@ -61,8 +61,6 @@ def emitted_metrics(stdout: str) -> dict[str, float]:
         doc = json.loads(line)
         [directive] = doc["_aws"]["CloudWatchMetrics"]
         names = [m["Name"] for m in directive["Metrics"]]
-        if names == ["ColdStart"]:
-            continue  # powertools' own, per function
         # The alarms watch the metric with the one dimension service=hookline
         assert directive["Namespace"] == "hookline" and directive["Dimensions"] == [["service"]]
         assert doc["service"] == "hookline"
@@ -184,6 +182,8 @@ def test_the_publish_run_emits_the_gauges_the_alarms_watch_with_the_tables_value
     for alarm in ALARMS.values():
         if alarm["Namespace"] == "hookline" and alarm["MetricName"] not in POLL_METRICS:
             assert alarm["MetricName"] in metrics, alarm["MetricName"]
+    # And nothing is emitted that no one watches: every custom metric is billed every month
+    assert set(metrics) <= watched()
 
 
 def test_a_failing_publish_run_still_reports_the_draft_it_leaves_stuck(lambda_env, capsys, monkeypatch):
@@ -229,6 +229,7 @@ def test_a_poll_with_a_feed_answering_emits_the_heartbeat_and_one_where_all_fail
     # And the other poll metric an alarm watches is there too (every run, zero or not)
     assert set(metrics) >= POLL_METRICS
     assert metrics["FeedsFailingRepeatedly"] == 0
+    assert set(metrics) <= watched()  # and no metric that no alarm or graph reads
 
     # And when the only feed fails, there is no heartbeat, so the alarm counts the period as missed
     lambda_env.write_config(feeds=[{"id": "news", "url": "http://127.0.0.1:9/news.xml"}])
@@ -256,6 +257,14 @@ def test_the_publish_function_may_read_what_its_gauges_read_and_nothing_more_is_
 def dashboard() -> dict:
     body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Sub"]
     return json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: "REF:" + m.group(1), body))
+
+
+def watched() -> set[str]:
+    """The custom metrics an alarm or a dashboard graph reads."""
+    plotted = {
+        m[1] for w in dashboard()["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]
+    }
+    return plotted | {a["MetricName"] for a in ALARMS.values() if a["Namespace"] == "hookline"}
 
 
 def test_the_dashboard_shows_every_alarm_and_every_metric_an_alarm_watches():
