@@ -93,7 +93,7 @@ def machine() -> str:
     )
 
 
-def write(report: Report) -> None:
+def write(report: Report, doc: Path = DOC) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -129,5 +129,5 @@ def write(report: Report) -> None:
             lines.append("")
         lines += [f"- {v}" for v in section.verdict]
         lines.append("")
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text("\n".join(lines), encoding="utf-8")
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text("\n".join(lines), encoding="utf-8")
