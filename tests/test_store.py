@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
-from hookline.models import Draft, Entry, State
+from hookline.models import Draft, Entry, Queued, State
 from hookline.store import StateConflict
 from tests.conftest import NOW
+from tests.support.drafts import add_draft, event_draft
 
 
 def a_draft(entry_id: str = "guid-1") -> Draft:
@@ -117,3 +119,23 @@ def test_drafts_are_found_by_state_oldest_first(store, clock):
     store.create_draft(second.model_copy(update={"created_at": clock(), "state_at": clock()}))
     assert [d.id for d in store.drafts_in(State.PENDING)] == [first.id, second.id]
     assert store.count_by_state()[State.PENDING] == 2
+
+
+def test_the_queue_order_read_carries_what_the_full_drafts_say(store):
+    # Given an approved publication and an approved event, and a draft still pending
+    report = add_draft(store, NOW - timedelta(hours=2), identity="report")
+    event = event_draft(store, NOW - timedelta(hours=1), starts_in=timedelta(hours=30))
+    add_draft(store, NOW, identity="pending")
+    for draft, at in ((report, NOW - timedelta(minutes=30)), (event, NOW - timedelta(minutes=10))):
+        store.transition(draft, State.APPROVED, actor="a", action="approve", changes={"approved_at": at})
+
+    # When the approval page reads the approved queue as the publishing order needs it
+    queued = store.queued(State.APPROVED)
+
+    # Then it has exactly the approved drafts, with the same order fields as the whole drafts
+    full = [Queued.of(d) for d in store.drafts_in(State.APPROVED)]
+    assert sorted(queued, key=lambda q: q.id) == sorted(full, key=lambda q: q.id)
+    by_id = {q.id: q for q in queued}
+    assert by_id[event.id].event_start == event.event.start
+    assert by_id[report.id].event_start is None
+    assert by_id[report.id].approved_at == NOW - timedelta(minutes=30)

@@ -8,7 +8,7 @@ lets exactly one of two racing approvers win, and the other is told who did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -19,7 +19,7 @@ from hookline.clock import Clock
 from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.links import Claims, LinkSigner
-from hookline.models import AuditEntry, Draft, State
+from hookline.models import AuditEntry, Draft, Queued, State
 from hookline.store import Controls, StateConflict, Store
 from hookline.views import render_html
 
@@ -96,7 +96,7 @@ def expected_publish_at(
     draft: Draft,
     now: datetime,
     controls: Controls | None = None,
-    approved: list[Draft] | None = None,
+    approved: Sequence[Queued] | None = None,
 ) -> datetime:
     """When an approved draft should go out: after the approved drafts ahead of it, in the window,
     with the spacing and the daily cap. An estimate shown to people, not a promise.
@@ -108,13 +108,13 @@ def expected_publish_at(
     spacing = timedelta(minutes=pacing.min_spacing_minutes)
     horizon = now + timedelta(hours=pacing.event_priority_hours)
 
-    def order(d: Draft) -> tuple[int, datetime]:
-        if d.event and d.event.start <= horizon:
-            return (0, d.event.start)
+    def order(d: Queued) -> tuple[int, datetime]:
+        if d.event_start and d.event_start <= horizon:
+            return (0, d.event_start)
         return (1, d.approved_at or d.state_at)
 
-    mine = order(draft)
-    queue = approved if approved is not None else store.drafts_in(State.APPROVED)
+    mine = order(Queued.of(draft))
+    queue = approved if approved is not None else store.queued(State.APPROVED)
     ahead = sum(1 for d in queue if d.id != draft.id and order(d) < mine)
     at = max(now, draft.not_before or now)
     last = controls.last_post_at if controls is not None else store.last_post_at()
@@ -214,7 +214,7 @@ class Approvals:
         token: str,
         viewer: Approver | None,
         controls: Controls | None = None,
-        approved: list[Draft] | None = None,
+        approved: Sequence[Queued] | None = None,
     ) -> dict[str, Any]:
         now = self.clock()
         controls = controls or self._controls()
@@ -299,7 +299,7 @@ class Approvals:
         # they are read while it is written.
         side: list[Callable[[], Any]] = [self._controls]
         if action in ("approve", "retry"):
-            side.append(lambda: self.store.drafts_in(State.APPROVED))
+            side.append(lambda: self.store.queued(State.APPROVED))
         reading = [_readers().submit(read) for read in side]
         try:
             after, entry = self.store.write_transition(
@@ -328,7 +328,7 @@ class Approvals:
         approver: Approver,
         action: str,
         controls: Controls,
-        queue: list[Draft] | None,
+        queue: list[Queued] | None,
         audit: list[AuditEntry],
     ) -> str:
         # `draft` and `audit` are as this decision left them: nothing is read back.

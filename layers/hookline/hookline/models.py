@@ -146,6 +146,21 @@ class Draft(BaseModel):
         return self.event is not None
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A draft as its place in the publishing order needs it. The approval result page reads
+    the approved queue on every decision: four attributes each, not whole drafts."""
+
+    id: str
+    state_at: datetime
+    approved_at: datetime | None = None
+    event_start: datetime | None = None
+
+    @classmethod
+    def of(cls, draft: Draft) -> Queued:
+        return cls(draft.id, draft.state_at, draft.approved_at, draft.event.start if draft.event else None)
+
+
 class AuditEntry(BaseModel):
     model_config = ConfigDict(extra="ignore")
     draft_id: str

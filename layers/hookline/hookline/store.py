@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from hookline.clock import Clock, iso, parse_iso, utc_now
-from hookline.models import TRANSITIONS, AuditEntry, Draft, Entry, Judgement, State, short_hash
+from hookline.models import TRANSITIONS, AuditEntry, Draft, Entry, Judgement, Queued, State, short_hash
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -534,6 +534,42 @@ class Store:
                 return drafts[:limit]
             if "LastEvaluatedKey" not in resp:
                 return drafts
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def queued(self, state: State) -> list[Queued]:
+        """Drafts in one state as the publishing order needs them: a projection of the index."""
+        queued: list[Queued] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATE_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ProjectionExpression": "#id, #sa, #aa, #ev.#st",
+            "ExpressionAttributeNames": {
+                "#s": "state",
+                "#id": "id",
+                "#sa": "state_at",
+                "#aa": "approved_at",
+                "#ev": "event",
+                "#st": "start",
+            },
+            "ExpressionAttributeValues": self._values({":s": state.value}),
+        }
+        while True:
+            resp = self.client.query(**kwargs)
+            for item in resp.get("Items", []):
+                data = self._read(item)
+                start = (data.get("event") or {}).get("start")
+                approved = data.get("approved_at")
+                queued.append(
+                    Queued(
+                        data["id"],
+                        parse_iso(data["state_at"]),
+                        parse_iso(approved) if approved else None,
+                        parse_iso(start) if start else None,
+                    )
+                )
+            if "LastEvaluatedKey" not in resp:
+                return queued
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def count_by_state(self) -> dict[State, int]:
