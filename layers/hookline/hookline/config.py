@@ -329,7 +329,7 @@ class Notifications(_Model):
 class Polling(_Model):
     # Chosen by measurement (docs/benchmarks.md, "Polling 500 feeds"): feeds are fetched
     # by threads that mostly wait on the network.
-    concurrency: int = Field(default=16, ge=1, le=128)
+    concurrency: int = Field(default=24, ge=1, le=128)
     connect_timeout_seconds: float = Field(default=5, gt=0)
     read_timeout_seconds: float = Field(default=10, gt=0)
     fetch_timeout_seconds: float = Field(
