@@ -134,7 +134,7 @@ def test_a_304_costs_no_parse_and_only_the_poll_record_write(
     def no_parse(*_: Any, **__: Any) -> None:
         raise AssertionError("a 304 must not be parsed")
 
-    monkeypatch.setattr("hookline.poll.parse_feed", no_parse)
+    monkeypatch.setattr("hookline.feeds.parse_feed", no_parse)
     writes = count_writes(store)
     clock.advance(minutes=5)
     report = poll.poll_all()

@@ -62,20 +62,12 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from hookline.feeds import Fetcher, FetchLimits
+    from hookline.feeds import Fetcher
     from hookline.linkcheck import LinkChecker
     from hookline.preview import SourceError, preview_source
 
     config = _config(args.config, fallback=True, err=err)
-    polling = config.polling
-    fetcher = Fetcher(
-        FetchLimits(
-            connect_timeout=polling.connect_timeout_seconds,
-            read_timeout=polling.read_timeout_seconds,
-            max_bytes=polling.max_bytes,
-            max_redirects=polling.max_redirects,
-        )
-    )
+    fetcher = Fetcher.for_polling(config.polling)  # what preview reads, it reads as a poll would
     now = utc_now()
     linkcheck = None if args.offline else LinkChecker(fetcher, config.organisation.tz, clock=lambda: now)
     failed = 0
@@ -193,18 +185,10 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import boto3
 
     from hookline.doctor import run
-    from hookline.feeds import Fetcher, FetchLimits
+    from hookline.feeds import Fetcher
 
     config = load_config(args.config)
-    polling = config.polling
-    fetcher = Fetcher(
-        FetchLimits(
-            connect_timeout=polling.connect_timeout_seconds,
-            read_timeout=polling.read_timeout_seconds,
-            max_bytes=polling.max_bytes,
-            max_redirects=polling.max_redirects,
-        )
-    )
+    fetcher = Fetcher.for_polling(config.polling)  # each feed checked within the poll's own limits
     session = boto3.session.Session(region_name=args.region)
 
     def client(service: str) -> Any:

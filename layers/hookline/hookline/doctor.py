@@ -552,7 +552,7 @@ class Doctor:
             yield from pool.map(lambda pair: self.check_feed(*pair), feeds)
 
     def check_feed(self, index: int, feed: FeedConfig) -> Check:
-        from hookline.feeds import FetchError, ParseError, parse_feed
+        from hookline.feeds import FetchError, ParseError, parse_fetched
 
         url = str(feed.url)
         name = f"feed {feed.id}"
@@ -563,13 +563,7 @@ class Doctor:
                 FAIL, name, f"{url}: {exc}; check feeds[{index}].url in {self.config_source}, or the site"
             )
         try:
-            parsed = parse_feed(
-                result.body,
-                feed_id=feed.id,
-                url=result.final_url,
-                headers=result.headers,
-                default_tz=self.config.organisation.tz,
-            )
+            parsed = parse_fetched(result, feed_id=feed.id, default_tz=self.config.organisation.tz)
         except ParseError as exc:
             return Check(
                 FAIL, name, f"{url} answers but is not a feed ({exc}): use the site's RSS or Atom feed URL"

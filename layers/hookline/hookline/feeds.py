@@ -626,6 +626,14 @@ def parse_feed(
     )
 
 
+def parse_fetched(result: FetchResult, *, feed_id: str, default_tz: tzinfo = UTC) -> ParsedFeed:
+    """A fetched feed, read as fetched: links relative to where its redirects ended, the
+    encoding from its response headers."""
+    return parse_feed(
+        result.body, feed_id=feed_id, url=result.final_url, headers=result.headers, default_tz=default_tz
+    )
+
+
 def _entry(
     raw: Mapping[str, Any],
     feed_id: str,

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from hookline.compose import ComposeError, compose
 from hookline.config import Config, FeedConfig
-from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
+from hookline.feeds import Fetcher, FetchError, ParseError, parse_fetched
 from hookline.linkcheck import LinkChecker, PageCheck
 from hookline.models import Draft, Entry, EventData, Judgement, State
 from hookline.rules import judge, page_could_change
@@ -293,13 +293,7 @@ class Poller:
                 self.store.record_poll(feed.id, url=url, ok=True, now=now, keep_held=True)
             return report
         try:
-            parsed = parse_feed(
-                result.body,
-                feed_id=feed.id,
-                url=result.final_url,
-                headers=result.headers,
-                default_tz=self.config.organisation.tz,
-            )
+            parsed = parse_fetched(result, feed_id=feed.id, default_tz=self.config.organisation.tz)
         except ParseError as exc:
             return self._failed(feed, report, now, f"{url} is not a readable feed: {exc}", forget=True)
         if parsed.problem:
