@@ -30,6 +30,7 @@ from tests.support.x import RECORDED_ME, XFake
 # A Wednesday morning in the organisation's publish window. Feeds in tests are dated
 # relative to this clock, so nothing goes stale as the calendar moves on.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+CHROMIUM = "/usr/bin/chromium"
 SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789abcdef"
 X_SECRET = "hookline/x-credentials"
 X_CREDENTIALS = {
@@ -131,6 +132,22 @@ def table(dynamodb_local: dynamodb.DynamoDBLocal) -> Iterator[str]:
 @pytest.fixture
 def store(dynamodb_local: dynamodb.DynamoDBLocal, table: str, clock: Clock) -> Store:
     return Store(table, client=dynamodb_local.client(), clock=clock)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (a downloaded browser is not available)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM} (make chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

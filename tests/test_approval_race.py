@@ -9,12 +9,7 @@ a time, exactly as Lambda does.)
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -25,31 +20,11 @@ import pytest
 from hookline.models import State
 from hookline.store import StateConflict
 from tests.conftest import NOW, SIGNING_KEY
+from tests.support.containers import approval_containers, send
 from tests.support.drafts import add_draft, signer
 
 REQUESTS = 50
 CONTAINERS = 5
-
-
-def _container(env: dict[str, str], ports: Any, stop: Any) -> None:
-    """A child process: one approvals function behind the API Gateway bridge."""
-    os.environ.update(env)
-    import functions.approvals.app as approvals
-    from local.bridge import Bridge
-
-    bridge = Bridge(approvals.lambda_handler, port=0).start()
-    ports.put(bridge.server_address[1])
-    stop.wait(120)
-    bridge.stop()
-
-
-def _post(url: str, form: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - loopback only
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as refused:
-        return refused.code, refused.read().decode()
 
 
 def test_fifty_concurrent_decisions_on_one_draft_give_one_success_and_49_conflicts(lambda_env):
@@ -62,28 +37,17 @@ def test_fifty_concurrent_decisions_on_one_draft_give_one_success_and_49_conflic
         {"token": links.decide_token(draft, approvers[i % 2]), "action": "approve" if i % 3 else "reject"}
         for i in range(REQUESTS)
     ]
-    context = multiprocessing.get_context("spawn")
-    ports, stop = context.Queue(), context.Event()
-    env = {k: v for k, v in os.environ.items() if k.startswith(("HOOKLINE_", "AWS_", "POWERTOOLS_"))}
-    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    children = [context.Process(target=_container, args=(env, ports, stop)) for _ in range(CONTAINERS)]
-    for child in children:
-        child.start()
-    try:
-        urls = [f"http://127.0.0.1:{ports.get(timeout=60)}/drafts/{draft.id}" for _ in children]
+    with approval_containers(CONTAINERS) as bases:
+        urls = [f"{base}/drafts/{draft.id}" for base in bases]
         start = threading.Barrier(REQUESTS)
 
         def press(i: int) -> tuple[int, str]:
             start.wait()
-            return _post(urls[i % CONTAINERS], forms[i])
+            return send(urls[i % CONTAINERS], forms[i])
 
         # When all fifty press at the same moment, spread over five containers
         with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
             answers = list(pool.map(press, range(REQUESTS)))
-    finally:
-        stop.set()
-        for child in children:
-            child.join(30)
 
     # Then exactly one succeeded and every other one was told it was already decided
     statuses = Counter(status for status, _ in answers)

@@ -29,6 +29,7 @@ from hookline.services import Services
 from hookline.settings import read_settings
 from hookline.store import Store
 from tests.conftest import NOW, SIGNING_KEY, X_SECRET, base_config_data
+from tests.support.drafts import make_draft
 from tests.support.feeds import Item, rss
 
 TOPIC = "arn:aws:sns:eu-west-2:000000000000:hookline-approvers"
@@ -329,6 +330,34 @@ def check_published(store: Store, x_api: Any, approved: list[Draft]) -> Findings
 def spend_drift(store: Store, x_api: Any, month: str, price_cents: int = 20) -> int:
     """Cents reserved this month minus what X created (X bills what it posts)."""
     return store.month_spend(month).cents - price_cents * len(x_api.created)
+
+
+STALE = "stale"
+
+
+def add_stale_pending(store: Store) -> None:
+    """A pending draft past its expiry: a publish run must expire it, whatever else happens."""
+    stale = make_draft(NOW - timedelta(days=8), title="Consultation response", identity=STALE, expires_at=NOW)
+    assert store.create_draft(stale)
+
+
+def check_publish_run(
+    store: Store, x_api: Any, approved: list[Draft], month: str, *, held_back: str
+) -> tuple[Findings, int]:
+    """After publish runs over `approved` and add_stale_pending's draft: each approved draft on X
+    once, the stale draft expired, and spend never below what X billed. Cents counted over it
+    (spend held for an attempt whose answer was lost) are noted as `held_back`, never over the cap.
+    Returns the findings and that drift."""
+    found = check_published(store, x_api, approved)
+    stale = store.find_draft(make_draft(NOW, identity=STALE, title="x").id)
+    if stale is None or stale.state is not State.EXPIRED:
+        found.state_changes.append("the stale pending draft did not expire")
+    drift = spend_drift(store, x_api, month)
+    if drift < 0:
+        found.state_changes.append(f"spend counted {-drift} cents less than X billed")
+    elif drift > 0:
+        found.notes[held_back] += drift
+    return found, drift
 
 
 def reset_x(x_api: Any) -> None:

@@ -9,9 +9,7 @@ security headers. Each payload, if it ran, would set `window.__xss` and open a d
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,6 @@ from tests.support.drafts import signer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 AT = NOW + timedelta(minutes=10)
 WATCH = """
 window.__violations = [];
@@ -41,21 +38,6 @@ LIVE = (
     "base, meta[http-equiv='refresh'], [onerror], [onload], [onfocus], [ontoggle], [onclick], "
     "[onmouseover], a[href^='javascript' i], form[action^='javascript' i], body[onload]"
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("the browser check needs Debian's chromium at /usr/bin/chromium (make chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 class Watched:

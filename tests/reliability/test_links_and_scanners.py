@@ -8,14 +8,9 @@ after: any difference at all is an unintended state change.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import random
 import string
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +27,7 @@ from hookline.links import DECIDE, QUEUE
 from hookline.models import State
 from tests.conftest import NOW, SIGNING_KEY
 from tests.reliability.system import Findings, changed, snapshot
+from tests.support.containers import approval_containers, send
 from tests.support.drafts import add_draft, make_draft, signer
 from tests.support.events import api_event, call
 
@@ -290,30 +286,6 @@ REQUESTS = 50
 CONTAINERS = 5
 
 
-def _container(env: dict[str, str], ports: Any, stop: Any) -> None:
-    """A child process: one approvals function behind the API Gateway bridge, as one Lambda container."""
-    os.environ.update(env)
-    import functions.approvals.app as approvals
-    from local.bridge import Bridge
-
-    # API Gateway queues a burst; socketserver's listen backlog of 5 would reset it instead.
-    Bridge.request_queue_size = 128
-    bridge = Bridge(approvals.lambda_handler, port=0).start()
-    ports.put(bridge.server_address[1])
-    stop.wait(120)
-    bridge.stop()
-
-
-def _send(url: str, form: dict[str, str] | None) -> tuple[int, str]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if form is not None else "GET")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - loopback only
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as refused:
-        return refused.code, refused.read().decode()
-
-
 @pytest.mark.scenario("50 concurrent decisions on one draft")
 def test_fifty_decisions_at_once_leave_one_decision_and_scanners_at_the_same_time_change_nothing(
     lambda_env, ledger
@@ -337,32 +309,20 @@ def test_fifty_decisions_at_once_leave_one_decision_and_scanners_at_the_same_tim
         None if i % 2 else {"token": scan_token, "text": scanned.text} for i in range(REQUESTS)
     ]
     before = snapshot(store.client, lambda_env.table)
-    context = multiprocessing.get_context("spawn")
-    ports, stop = context.Queue(), context.Event()
-    env = {k: v for k, v in os.environ.items() if k.startswith(("HOOKLINE_", "AWS_", "POWERTOOLS_"))}
-    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    children = [context.Process(target=_container, args=(env, ports, stop)) for _ in range(CONTAINERS)]
-    for child in children:
-        child.start()
-    try:
-        bases = [f"http://127.0.0.1:{ports.get(timeout=90)}" for _ in children]
+    with approval_containers(CONTAINERS) as bases:
         start = threading.Barrier(2 * REQUESTS)
 
         def press(i: int) -> tuple[str, int, str]:
             start.wait()
             base = bases[i % CONTAINERS]
             if i < REQUESTS:
-                return ("decision", *_send(f"{base}/drafts/{contested.id}", decisions[i]))
+                return ("decision", *send(f"{base}/drafts/{contested.id}", decisions[i]))
             form = scans[i - REQUESTS]
             path = f"/drafts/{scanned.id}" + ("" if form is not None else f"?token={quote(scan_token)}")
-            return ("scan", *_send(base + path, form))
+            return ("scan", *send(base + path, form))
 
         with ThreadPoolExecutor(max_workers=2 * REQUESTS) as pool:
             answers = list(pool.map(press, range(2 * REQUESTS)))
-    finally:
-        stop.set()
-        for child in children:
-            child.join(30)
 
     found = Findings()
     decided = Counter(status for kind, status, _ in answers if kind == "decision")
