@@ -141,6 +141,43 @@ def make_draft(
     )
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What judging one entry found: the entry (with the page's event data, when the feed had
+    none), the decision, and the linked page's pre-flight result when it was fetched."""
+
+    entry: Entry
+    judgement: Judgement
+    page: PageCheck | None
+
+
+def assess(
+    entry: Entry,
+    feed: FeedConfig,
+    config: Config,
+    now: datetime,
+    linkcheck: LinkChecker | None,
+    *,
+    always_fetch: bool = False,
+) -> Assessment:
+    """The one judgement of an entry that the poll and `preview` share: the rules, then the
+    linked page when it can change the decision (or `always_fetch`, for preview's pre-flight),
+    then the rules again with the page's event data, and an event the page calls off is skipped.
+
+    Keeping this in one place is why preview cannot say "draft" for an entry the poll skips.
+    """
+    rules = config.rule_sets[feed.rules]
+    judgement = judge(entry, feed, rules, now)
+    page = None
+    if linkcheck is not None and (always_fetch or page_could_change(entry, judgement, feed, rules, now)):
+        entry, page = with_page(entry, linkcheck)
+        judgement = judge(entry, feed, rules, now)
+        called_off = CALLED_OFF.get(page.event_status or "") if page else None
+        if judgement.drafted and called_off:
+            judgement = Judgement("skip", f"the linked page says the event is {called_off}", judgement.rule)
+    return Assessment(entry, judgement, page)
+
+
 def with_page(entry: Entry, linkcheck: LinkChecker | None) -> tuple[Entry, PageCheck | None]:
     """Fetch the linked page once: its pre-flight result, and its event data when the feed has none."""
     if linkcheck is None or not entry.link:
@@ -429,17 +466,8 @@ class Poller:
         *,
         record_skips: bool = True,
     ) -> bool:
-        rules = self.config.rule_sets[feed.rules]
-        judgement = judge(entry, feed, rules, now)
-        page = None
-        if run.linkcheck is not None and page_could_change(entry, judgement, feed, rules, now):
-            entry, page = with_page(entry, run.linkcheck)
-            judgement = judge(entry, feed, rules, now)
-            called_off = CALLED_OFF.get(page.event_status or "") if page else None
-            if judgement.drafted and called_off:
-                judgement = Judgement(
-                    "skip", f"the linked page says the event is {called_off}", judgement.rule
-                )
+        assessed = assess(entry, feed, self.config, now, run.linkcheck)
+        entry, judgement, page = assessed.entry, assessed.judgement, assessed.page
         draft = None
         if judgement.drafted:
             try:

@@ -14,7 +14,7 @@ from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
 from hookline.linkcheck import LinkChecker
 from hookline.models import Entry, Judgement
-from hookline.rules import judge
+from hookline.poll import assess
 
 
 class SourceError(Exception):
@@ -95,14 +95,11 @@ def preview_source(
         raise SourceError(source, str(exc)) from None
     except Exception as exc:  # feedparser on truly broken bytes; the source fails, not the run
         raise SourceError(source, f"cannot parse: {type(exc).__name__}: {exc}") from None
-    rules = config.rule_sets[feed.rules]
     for entry in parsed.entries:
-        page = None
-        if not offline and linkcheck is not None and entry.link:
-            page = linkcheck.check(entry.link)
-            if entry.event is None and page.event is not None:
-                entry = dataclasses.replace(entry, event=page.event)
-        judgement = judge(entry, feed, rules, now)
+        # The poll's own judgement (rules, linked page, called-off events); preview always
+        # fetches the page online, to show the pre-flight of skipped entries too.
+        assessed = assess(entry, feed, config, now, None if offline else linkcheck, always_fetch=True)
+        entry, judgement, page = assessed.entry, assessed.judgement, assessed.page
         if draft_all and not judgement.drafted:
             judgement = Judgement("draft", f"--draft-all (the rules would skip it: {judgement.reason})")
         yield _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
