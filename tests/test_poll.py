@@ -108,12 +108,12 @@ def test_first_sight_baselines_then_a_new_significant_entry_is_drafted_and_the_r
     assert second.drafted == 1
     [draft] = store.drafts_in(State.PENDING)
     assert draft.title == REPORT.title
-    assert draft.reason == "category 'Report' matched rule 'publications'"
+    assert draft.reason == "category 'Report' matched 'Report' (rule 'publications')"
     assert [d.id for d in notified.drafts] == [draft.id]
     # And the minutes are skipped, with the reason kept for a while (TTL), not forgotten
     [skip] = store.skips("news")
     assert skip["title"] == MINUTES.title
-    assert skip["reason"] == "excluded keyword 'minutes' (rule 'publications')"
+    assert skip["reason"] == "excluded keyword 'Minutes' matched 'minutes' (rule 'publications')"
     assert skip["ttl"] == int((clock.now + timedelta(days=30)).timestamp())
     # And a third poll of the unchanged feed drafts nothing more
     clock.advance(minutes=5)

@@ -83,6 +83,7 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     offline=args.offline,
                     draft_all=args.draft_all,
                     linkcheck=linkcheck,
+                    explain=args.explain,
                 )
             )
         except SourceError as exc:
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per entry and line")
     p.add_argument("--offline", action="store_true", help="fetch nothing but the SOURCE URLs")
     p.add_argument("--draft-all", action="store_true", help="compose every entry as if the rules drafted it")
+    p.add_argument("--explain", action="store_true", help="also show every rule term tried on each entry")
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("validate-config", help="check a config file; every error with its field path")

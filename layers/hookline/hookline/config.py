@@ -106,7 +106,7 @@ class Approver(_Model):
 
 
 class RuleSet(_Model):
-    """What makes an entry significant. Matching is case-insensitive, on whole words."""
+    """What makes an entry significant. Terms match as a person reads them (hookline.matching)."""
 
     include_categories: list[str] = Field(default_factory=list)
     include_keywords: list[str] = Field(default_factory=list)

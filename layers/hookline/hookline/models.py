@@ -80,6 +80,9 @@ class Judgement:
     decision: Decision
     reason: str
     rule: str | None = None
+    # What decided it, for the rules report: "category:<rule term>", "keyword:<rule term>",
+    # "event", or None (a required field, the age, no include list...).
+    term: str | None = None
 
     @property
     def drafted(self) -> bool:

@@ -15,6 +15,7 @@ from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
 from hookline.linkcheck import LinkChecker
 from hookline.models import Entry, Judgement
 from hookline.poll import assess
+from hookline.rules import tried_terms
 
 
 class SourceError(Exception):
@@ -38,6 +39,8 @@ class PreviewLine:
     published: str | None
     preflight: dict[str, Any] | None = None
     post_link: str | None = None  # the link as posted (UTM tags on own links)
+    matched: list[dict[str, str | None]] = dataclasses.field(default_factory=list)  # rule terms found
+    tried: list[dict[str, str | None]] | None = None  # with --explain: every rule term looked for
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +87,7 @@ def preview_source(
     offline: bool = False,
     draft_all: bool = False,
     linkcheck: LinkChecker | None = None,
+    explain: bool = False,
 ) -> Iterator[PreviewLine]:
     body, headers, url = read_source(source, fetcher)
     feed = feed_for(source, config)
@@ -102,7 +106,12 @@ def preview_source(
         entry, judgement, page = assessed.entry, assessed.judgement, assessed.page
         if draft_all and not judgement.drafted:
             judgement = Judgement("draft", f"--draft-all (the rules would skip it: {judgement.reason})")
-        yield _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
+        line = _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
+        tried = tried_terms(entry, config.rule_sets[feed.rules])
+        line.matched = [t.as_json() for t in tried if t.found is not None]
+        if explain:
+            line.tried = [t.as_json() for t in tried]
+        yield line
 
 
 def _line(
@@ -158,6 +167,11 @@ def human_lines(line: PreviewLine) -> list[str]:
             f"      event: {line.event['start']}"
             + (f" at {line.event['venue']}" if line.event.get("venue") else "")
         )
+    for t in line.matched:
+        out.append(f"      matched: {t['found']!r} = {t['term']!r} ({t['list']})")
+    for t in line.tried or []:
+        seen = f"found {t['found']!r}" if t["found"] is not None else "not found"
+        out.append(f"      tried {t['list']} {t['term']!r}: {seen}")
     if line.preflight:
         for check in line.preflight.get("checks", []):
             out.append(f"      {'ok' if check['ok'] else 'warning'}: {check['message']}")
