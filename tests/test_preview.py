@@ -167,7 +167,9 @@ def test_hostile_titles_are_skipped_with_the_reason_and_a_bad_source_does_not_st
 
 def council_feed(tmp_path: Path) -> str:
     items = [
-        Item("Climate action plan 2026-2030", "climate-plan", category="Publications", categories=["Climate"]),
+        Item(
+            "Climate action plan 2026-2030", "climate-plan", category="Publications", categories=["Climate"]
+        ),
         Item("Planning application 25/01234/FUL", "planning-app", category="Planning applications"),
     ]
     path = tmp_path / "council.xml"
