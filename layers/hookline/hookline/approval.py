@@ -15,16 +15,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hookline.clock import Clock
+from hookline.clock import Clock, parse_iso
 from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.links import Claims, LinkSigner
 from hookline.models import AuditEntry, Draft, Queued, State
-from hookline.store import Controls, StateConflict, Store
+from hookline.store import Controls, SkipConflict, StateConflict, Store
 from hookline.views import render_html
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    from hookline.invoke import FunctionInvoker
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -37,6 +39,7 @@ PAST = {"APPROVED": "approved", "REJECTED": "rejected"}
 VERB = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}
 MAX_LENGTH = 280
 MAX_REASON = 500
+MAX_SKIPS_SHOWN = 50
 STEP = timedelta(minutes=15)
 HORIZON = timedelta(days=8)
 
@@ -144,11 +147,19 @@ def expected_publish_at(
 
 
 class Approvals:
-    def __init__(self, config: Config, store: Store, signer: LinkSigner, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        signer: LinkSigner,
+        clock: Clock,
+        invoker: FunctionInvoker | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.signer = signer
         self.clock = clock
+        self.invoker = invoker  # the poll function, which drafts a skip a person asks for
 
     @property
     def tz(self) -> ZoneInfo:
@@ -404,10 +415,12 @@ class Approvals:
         base = self.signer.base_url
         controls = self.store.controls(now.astimezone(self.tz).strftime("%Y-%m"))
         hold = controls.hold
+        skips = self.store.kept_skips(MAX_SKIPS_SHOWN, now=now) if self.invoker is not None else []
         return Page(
             200,
             render_html(
                 "queue.html",
+                skips=[self._skip_view(record) for record in skips],
                 config=self.config,
                 viewer=approver,
                 pending=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in pending],
@@ -422,6 +435,61 @@ class Approvals:
                 resume_url=f"{base}/controls/resume",
             ),
         )
+
+    def _skip_view(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """What the queue page shows of a kept skip (every field there, for the strict template)."""
+        view = {
+            name: record.get(name)
+            for name in (
+                "title",
+                "link",
+                "feed_id",
+                "reason",
+                "requested_by",
+                "requested_at",
+                "draft_id",
+                "draft_error",
+            )
+        }
+        view["skipped_at"] = parse_iso(str(record["at"]))
+        view["url"] = f"{self.signer.base_url}/skips/{record['feed_id']}/{record['key']}"
+        return view
+
+    def draft_skip(self, feed_id: str, key: str, form: Mapping[str, Any]) -> Page:
+        """'Draft this' on a skipped entry: recorded once, then handed to the poll function,
+        which composes it as a poll would (this function has no time to fetch the page)."""
+        if _first(form, "action") != "draft":
+            raise BadRequest("Nothing changed: press the Draft this button to have the entry drafted.")
+        approver = self._queue_approver(_first(form, "token") or "")
+        if self.invoker is None:
+            raise NotFound("Drafting skipped entries by hand is not set up for this deployment.")
+        if self.config.feed(feed_id) is None:
+            raise NotFound("There is no such feed in the configuration.")
+        now = self.clock()
+        try:
+            record = self.store.request_skip_draft(feed_id, key, by=approver.name, now=now)
+        except SkipConflict as exc:
+            if exc.record is None:
+                raise NotFound(
+                    "There is no such skipped entry: its record may have expired, or the link is incomplete."
+                ) from None
+            at = parse_iso(str(exc.record["requested_at"])).astimezone(self.tz)
+            raise Conflict(
+                f"{exc.record.get('requested_by')} already asked for this entry to be drafted "
+                f"at {at:%a %-d %b %Y, %H:%M %Z}; it is drafted once."
+            ) from None
+        try:
+            self.invoker.invoke_async(
+                {"action": "draft-skip", "feed_id": feed_id, "key": key, "by": approver.name}
+            )
+        except Exception:
+            self.store.release_skip_request(feed_id, key)  # so the button works when it is pressed again
+            raise
+        text = (
+            f"\u201c{record.get('title', '')}\u201d is being drafted. It joins the queue above within "
+            "a minute, and approvers are told as for any draft."
+        )
+        return self.queue(_first(form, "token") or "", notice={"tone": "ok", "text": text})
 
     def set_pause(self, form: Mapping[str, Any], paused: bool) -> Page:
         wanted = "pause" if paused else "resume"
