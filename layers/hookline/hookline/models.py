@@ -81,7 +81,7 @@ class Judgement:
     reason: str
     rule: str | None = None
     # What decided it, for the rules report: "category:<rule term>", "keyword:<rule term>",
-    # "event", or None (a required field, the age, no include list...).
+    # "event", "unmatched" (no include term matched), or None (a required field, the age...).
     term: str | None = None
 
     @property

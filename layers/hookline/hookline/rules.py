@@ -16,6 +16,9 @@ from hookline.config import FeedConfig, RuleSet
 from hookline.matching import Text, find_any
 from hookline.models import Entry, EventInfo, Judgement
 
+# The term of a skip no include term matched (the rules report looks for what people drafted anyway).
+UNMATCHED = "unmatched"
+
 FIELD_NAMES = {
     "title": "title",
     "link": "http(s) link",
@@ -124,7 +127,9 @@ def judge(
             "draft", f"keyword {found!r} matched {term!r} (rule {name!r})", name, f"keyword:{term}"
         )
     cats = ", ".join(repr(c) for c in entry.categories) or "none"
-    return Judgement("skip", f"no category or keyword of rule {name!r} matched (categories: {cats})", name)
+    return Judgement(
+        "skip", f"no category or keyword of rule {name!r} matched (categories: {cats})", name, UNMATCHED
+    )
 
 
 def page_could_change(
