@@ -168,3 +168,34 @@ def test_a_report_on_days_below_one_is_a_clear_error(store: Store, dynamodb_loca
     )
     assert code == 2
     assert err == "hookline: --days must be at least 1\n"
+
+
+def test_the_review_page_says_how_the_team_decided_earlier_drafts_from_the_same_rule_term(
+    store: Store,
+) -> None:
+    # Given the seeded history, and a new draft matched by keyword 'consultation'
+    seeded(store)
+    from hookline.approval import Approvals
+    from tests.conftest import SIGNING_KEY, Clock, make_config
+    from tests.support.drafts import add_draft, signer
+
+    later = NOW + timedelta(minutes=5)
+    draft = add_draft(
+        store, later, identity="new-consultation", rule="publications", term="keyword:consultation"
+    )
+    other = add_draft(store, later, identity="new-guidance", rule="publications", term="keyword:guidance")
+    links = signer(SIGNING_KEY)
+    approvals = Approvals(make_config(), store, links, Clock(later))
+
+    def why(d: Draft) -> str:
+        html = approvals.review(d.id, links.decide_token(d, "alex@example.org")).html
+        section = html.split('id="why-heading"', 1)[1].split("</section>", 1)[0]
+        return " ".join(section.split())
+
+    # When an approver opens it, "why it was queued" says how the earlier ones went
+    assert (
+        "The team approved 1 of the last 10 drafts from this rule (keyword &#39;consultation&#39;, "
+        "rule &#39;publications&#39;)." in why(draft)
+    )
+    # And a draft matched by a term nobody has decided on yet has no such line
+    assert "The team approved" not in why(other)

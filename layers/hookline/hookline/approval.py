@@ -193,7 +193,28 @@ class Approvals:
         claims = self.signer.read_draft_token(token, draft_id, self.config)
         (found, audit), controls = _together(lambda: self.store.draft_and_audit(draft_id), self._controls)
         draft, viewer = self._opened(claims, self._found(found))
-        return Page(200, self._render_review(draft, token, viewer, audit=audit, controls=controls))
+        html = self._render_review(
+            draft, token, viewer, audit=audit, controls=controls, track=self._track_record(draft)
+        )
+        return Page(200, html)
+
+    def _track_record(self, draft: Draft, last: int = 14) -> str | None:
+        """How the team decided the latest drafts made the same way (rule and term), for the line
+        under "why it was queued": "approved 12 of the last 14 drafts from this rule"."""
+        if not draft.rule or not draft.term or draft.by_hand:
+            return None
+        rule, term = draft.rule, draft.term
+        states = (State.APPROVED, State.PUBLISHED, State.REJECTED, State.EXPIRED)
+        found = _together(
+            *(lambda s=s: [(at, s) for _, at in self.store.decided_like(s, rule, term)] for s in states)
+        )
+        latest = sorted((pair for pairs in found for pair in pairs), reverse=True)[:last]
+        if not latest:
+            return None
+        approved = sum(1 for _, state in latest if state in (State.APPROVED, State.PUBLISHED))
+        kind, _, written = term.partition(":")
+        how = f"{kind} {written!r}" if written else "an event date"
+        return f"The team approved {approved} of the last {len(latest)} drafts from this rule ({how}, rule {rule!r})."
 
     def _controls(self) -> Controls:
         """Pause, hold, last post, the month's spend and today's posts: one BatchGetItem."""
@@ -210,10 +231,12 @@ class Approvals:
         edit_text: str | None = None,
         audit: list[AuditEntry] | None = None,
         controls: Controls | None = None,
+        track: str | None = None,
     ) -> str:
         return render_html(
             "review.html",
             **self._context(draft, token, viewer, controls),
+            track=track,
             notice=notice,
             edit_text=edit_text,
             audit=audit if audit is not None else self.store.audit(draft.id),

@@ -628,6 +628,28 @@ class Store:
                 return drafts
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def decided_like(self, state: State, rule: str, term: str, *, scan: int = 200) -> list[tuple[str, str]]:
+        """(id, state_at) of the newest drafts in `state` made by the same rule term: one Query of
+        the index, its newest `scan` items, filtered (a projection of three attributes)."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName=STATE_INDEX,
+            KeyConditionExpression="#s = :s",
+            FilterExpression="#r = :r AND #t = :t",
+            ProjectionExpression="#id, #sa",
+            ExpressionAttributeNames={
+                "#s": "state",
+                "#r": "rule",
+                "#t": "term",
+                "#id": "id",
+                "#sa": "state_at",
+            },
+            ExpressionAttributeValues=self._values({":s": state.value, ":r": rule, ":t": term}),
+            ScanIndexForward=False,
+            Limit=scan,
+        )
+        return [(str(i["id"]["S"]), str(i["state_at"]["S"])) for i in resp.get("Items", [])]
+
     def queued(self, state: State) -> list[Queued]:
         """Drafts in one state as the publishing order needs them: a projection of the index."""
         queued: list[Queued] = []
