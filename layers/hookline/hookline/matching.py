@@ -111,6 +111,8 @@ _VOWELS = frozenset("aeiou")
 
 def fold(word: str) -> str:
     """A word as compared when case and accents do not matter: 'Évaluation' -> 'evaluation'."""
+    if word.isascii():
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -123,23 +125,48 @@ class Token:
     end: int
 
 
+Span = tuple[int, int]
+
+
+def _index(words: tuple[str, ...], joined: tuple[bool, ...]) -> tuple[dict[str, list[int]], dict[str, Span]]:
+    """Where each word starts, and each hyphenated compound written as one word ('e-mail' -> 'email')."""
+    starts: dict[str, list[int]] = {}
+    compounds: dict[str, Span] = {}
+    for i, word in enumerate(words):
+        starts.setdefault(word, []).append(i)
+        compounds.setdefault(word, (i, i))
+        j, whole = i, word
+        while j + 1 < len(words) and joined[j] and j - i < 3:
+            j += 1
+            whole += words[j]
+            compounds.setdefault(whole, (i, j))
+    return starts, compounds
+
+
 @dataclass(frozen=True)
 class Text:
-    """An entry's text (or one category), decoded and split into words once for every term."""
+    """An entry's text (or one category), decoded, split into words and indexed once for every term."""
 
     source: str
     tokens: tuple[Token, ...]
     joined_to_next: tuple[bool, ...]  # token i and i+1 are written as one word with a hyphen
+    folded: tuple[str, ...]
+    raw: tuple[str, ...]
+    folded_index: tuple[dict[str, list[int]], dict[str, Span]]
+    raw_index: tuple[dict[str, list[int]], dict[str, Span]]
 
-    @classmethod
-    def of(cls, raw: str) -> Text:
+    @staticmethod
+    @lru_cache(maxsize=8192)
+    def of(raw: str) -> Text:
         source = unicodedata.normalize("NFC", html.unescape(html.unescape(raw)))
         tokens = tuple(Token(m.group(), fold(m.group()), m.start(), m.end()) for m in _WORD.finditer(source))
         joined = tuple(
             bool(gap) and all(c in _JOINERS for c in gap)
             for gap in (source[a.end : b.start] for a, b in itertools.pairwise(tokens))
         )
-        return cls(source, tokens, joined)
+        folded = tuple(t.folded for t in tokens)
+        written = tuple(t.text for t in tokens)
+        return Text(source, tokens, joined, folded, written, _index(folded, joined), _index(written, joined))
 
     def span(self, first: int, last: int) -> str:
         return self.source[self.tokens[first].start : self.tokens[last].end]
@@ -153,6 +180,10 @@ class Term:
     exact: bool
     forms: frozenset[tuple[str, ...]]  # word sequences (folded unless exact)
     joined: frozenset[str]  # the same forms written as one word ("pressrelease", "openday")
+    # For a quick "not here" (most terms, most texts): the forms' first words, and every form
+    # that can be one word of the entry (one-word forms and the joined ones).
+    firsts: frozenset[str] = frozenset()
+    whole: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:
@@ -224,30 +255,32 @@ def term(written: str) -> Term:
     # The last word carries the inflection in English ("annual reports", "open days").
     forms = frozenset({words}) if exact else frozenset((*words[:-1], last) for last in inflections(words[-1]))
     joined = frozenset("".join(f) for f in forms if len(f) > 1)
-    return Term(written, exact, forms, joined)
+    firsts = frozenset(f[0] for f in forms)
+    whole = joined | frozenset(f[0] for f in forms if len(f) == 1)
+    return Term(written, exact, forms, joined, firsts, whole)
 
 
 def find(t: Term, text: Text) -> str | None:
-    """The entry's own words that match the term (as written in the entry), or None."""
+    """The entry's own words that match the term (as written in the entry), or None; the
+    earliest match when there are several."""
     if not t.forms:
         return None
-    words = [tok.text if t.exact else tok.folded for tok in text.tokens]
-    lengths = {len(f) for f in t.forms}
-    for i in range(len(words)):
-        for n in lengths:
-            if i + n <= len(words) and tuple(words[i : i + n]) in t.forms:
-                return text.span(i, i + n - 1)
-        # A compound written with hyphens ("e-mail", "press-release") or as one word ("pressrelease").
-        j = i
-        joined = words[i]
-        while True:
-            if joined in t.joined or (j > i and (joined,) in t.forms):
-                return text.span(i, j)
-            if j + 1 >= len(words) or not text.joined_to_next[j] or j - i >= 3:
-                break
-            j += 1
-            joined += words[j]
-    return None
+    starts, compounds = text.raw_index if t.exact else text.folded_index
+    if t.firsts.isdisjoint(starts) and t.whole.isdisjoint(compounds):
+        return None
+    words = text.raw if t.exact else text.folded
+    found: list[Span] = []
+    for form in t.forms:
+        n = len(form)
+        found += [(i, i + n - 1) for i in starts.get(form[0], ()) if words[i : i + n] == form]
+        if n == 1 and form[0] in compounds:  # 'email' written 'e-mail'
+            found.append(compounds[form[0]])
+    # A phrase written as one word ('Pressrelease') or hyphenated ('press-release').
+    found += [compounds[j] for j in t.joined if j in compounds]
+    if not found:
+        return None
+    first, last = min(found)
+    return text.span(first, last)
 
 
 def find_any(terms: list[str], texts: list[Text]) -> tuple[str, str] | None:
