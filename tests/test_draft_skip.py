@@ -25,6 +25,7 @@ from tests.conftest import NOW, SIGNING_KEY
 from tests.support.drafts import signer
 from tests.support.events import api_event, call, load
 from tests.support.feeds import Item, page, rss
+from tests.test_browser_review import axe_violations
 
 POLL_FUNCTION = "hookline-PollFeedsFunction-AbC123"
 OLD = Item("Annual report 2025: what we achieved", "annual-report-2025")
@@ -211,6 +212,8 @@ def test_an_approver_on_a_phone_drafts_a_skip_with_one_tap_and_a_second_tab_gets
             assert phone.goto(queue_url).status == 200
             other_tab.goto(queue_url)
             assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            # And the page with its skipped entries passes axe-core's WCAG 2.2 AA rules
+            assert axe_violations(chromium, queue_url) == []
 
             # When Alex taps Draft this
             button = phone.get_by_role("button", name=f"Draft this: {WALK.title}")
@@ -245,3 +248,36 @@ def test_an_approver_on_a_phone_drafts_a_skip_with_one_tap_and_a_second_tab_gets
             assert "drafted by hand from a skip by Alex Morgan" in phone.content()
         finally:
             context.close()
+
+
+def test_a_failure_while_drafting_a_skip_releases_the_request_so_the_button_works_again(
+    lambda_env, web, aws, monkeypatch
+):
+    from hookline.store import Store
+
+    approvals = lambda_env.handler("approvals")
+    with time_machine.travel(NOW, tick=True):
+        poll = skipped_entry(lambda_env, web)
+        token = queue_token()
+        body = call(approvals, api_event("GET", f"/queue?token={quote(token)}"))["body"]
+        [action] = re.findall(r'action="https://approve\.example\.org(/skips/news/[0-9a-f]+)"', body)
+        call(approvals, api_event("POST", action, {"token": token, "action": "draft"}))
+        [invoked] = aws.of("Invoke")
+
+        # Given DynamoDB failing the draft's write when the poll function runs
+        def outage(self: Store, draft: Any, **_: Any) -> bool:
+            raise ConnectionError("DynamoDB is unreachable")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Store, "create_draft", outage)
+            with pytest.raises(ConnectionError):
+                call(poll, invoked.params["Payload"])
+
+        # Then the queue page offers Draft this again, and a second press goes through
+        body = call(approvals, api_event("GET", f"/queue?token={quote(token)}"))["body"]
+        assert "Being drafted" not in body
+        assert (
+            call(approvals, api_event("POST", action, {"token": token, "action": "draft"}))["statusCode"]
+            == 200
+        )
+        assert len(aws.of("Invoke")) == 2

@@ -14,6 +14,7 @@ one batch at the start of the poll.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -487,6 +488,19 @@ class Poller:
             )
 
     def draft_skip(self, feed_id: str, key: str, by: str) -> str:
+        """See _draft_skip. A failure other than a refusal (DynamoDB, a bug) releases the
+        request, so the queue page offers Draft this again instead of "being drafted" for ever."""
+        try:
+            return self._draft_skip(feed_id, key, by)
+        except SkipNotDrafted:
+            raise
+        except Exception:
+            log.exception("drafting a skip failed; the request is released", extra={"feed": feed_id})
+            with contextlib.suppress(Exception):
+                self.store.release_skip_request(feed_id, key)
+            raise
+
+    def _draft_skip(self, feed_id: str, key: str, by: str) -> str:
         """Draft a skipped entry a person asked for from the queue page, as the poll drafts:
         its linked page fetched (pre-flight, event data), composed, stored PENDING with
         "drafted by hand from a skip by NAME" in its history, and approvers notified.
