@@ -280,3 +280,16 @@ def test_an_exact_term_is_changed_by_case_and_plural(rule_term: str, case) -> No
     assert judge(entry("Untitled", _plural_of_last(rule_term)), FEED, r, NOW).decision == (
         "skip" if _plural_of_last(rule_term) != rule_term else "draft"
     )
+
+
+def test_a_term_that_could_never_match_is_a_config_error_naming_it() -> None:
+    from hookline.config import ConfigError, parse_config
+    from tests.conftest import _merge, base_config_data
+
+    data = _merge(base_config_data(), {"rule_sets": {"publications": {"include_keywords": ["report", "="]}}})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert any(
+        "include_keywords" in p and "the term '=' has no letter or digit, so it could never match" in p
+        for p in caught.value.problems
+    ), caught.value.problems
