@@ -62,6 +62,18 @@ def demo_config(feed_url: str, base: Path) -> Path:
     return path
 
 
+class LocalInvoker:
+    """hookline.invoke.FunctionInvoker's part locally: the event runs in a thread, as Lambda
+    runs an asynchronous invocation while the caller has already answered."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def invoke_async(self, payload: dict[str, Any]) -> None:
+        context = LambdaContext(function_name="PollFeedsFunction", timeout_seconds=120)
+        threading.Thread(target=self.function, args=(payload, context), daemon=True).start()
+
+
 def handler(name: str) -> Any:
     return importlib.import_module(f"functions.{name}.app").lambda_handler
 
@@ -103,6 +115,10 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
         bridge = Bridge(handler("approvals"), port=port).start()
         started.append(bridge)
         poll, publish = handler("poll_feeds"), handler("publish")
+        # "Draft this" on the queue page: Lambda's asynchronous invocation of the poll function,
+        # played here by a thread running its handler.
+        approvals_app = importlib.import_module("functions.approvals.app")
+        approvals_app.services().overrides["poll_invoker"] = LocalInvoker(poll)
         poll_event = load_event(str(ROOT / "events" / "poll_feeds.json"))
         publish_event = load_event(str(ROOT / "events" / "publish.json"))
 

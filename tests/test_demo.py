@@ -43,6 +43,8 @@ def wait_for(lines: queue.Queue[str], pattern: str, seen: list[str], timeout: fl
 def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
     port = free_port()
     env = {**os.environ, "PORT": str(port), "POLL_EVERY": "2", "PUBLISH_EVERY": "1"}
+    # The checkout under test's package, whichever checkout the venv was installed from.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "hookline"), env.get("PYTHONPATH", "")])
     env.pop("FEED", None)
     demo = subprocess.Popen(
         [sys.executable, "-m", "local.demo"],

@@ -42,7 +42,7 @@ def test_a_new_entry_goes_from_the_feed_to_published_on_the_corporate_account(la
     assert draft.text == f"{new.title} {link}"
     # (an IP-address link is not shortened by X, so it counts in full here; weighted_length knows)
     assert draft.weighted_length == weighted_length(draft.text) <= 280
-    assert draft.reason == "category 'Report' matched rule 'publications'"
+    assert draft.reason == "category 'Report' matched 'Report' (rule 'publications')"
 
     # And each approver got a personal link by email; the shared topic got a view-only link
     emails = aws.of("SendEmail")

@@ -3,21 +3,26 @@ recorded and reported, feed by feed."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
+import yaml
 
+from hookline.cli import main
 from hookline.config import Config
 from hookline.feeds import Fetcher
 from hookline.models import Draft, State
 from hookline.poll import Poller
 from hookline.store import Store
 from local.webserver import Resource, WebServer
-from tests.conftest import Clock, make_config
+from tests.conftest import Clock, _merge, base_config_data, make_config
 from tests.support.feeds import Item, page, rss
 
 REPORT = Item("New research report: river quality in the Fens", "river-quality")
@@ -103,12 +108,12 @@ def test_first_sight_baselines_then_a_new_significant_entry_is_drafted_and_the_r
     assert second.drafted == 1
     [draft] = store.drafts_in(State.PENDING)
     assert draft.title == REPORT.title
-    assert draft.reason == "category 'Report' matched rule 'publications'"
+    assert draft.reason == "category 'Report' matched 'Report' (rule 'publications')"
     assert [d.id for d in notified.drafts] == [draft.id]
     # And the minutes are skipped, with the reason kept for a while (TTL), not forgotten
     [skip] = store.skips("news")
     assert skip["title"] == MINUTES.title
-    assert skip["reason"] == "excluded keyword 'minutes' (rule 'publications')"
+    assert skip["reason"] == "excluded keyword 'Minutes' matched 'minutes' (rule 'publications')"
     assert skip["ttl"] == int((clock.now + timedelta(days=30)).timestamp())
     # And a third poll of the unchanged feed drafts nothing more
     clock.advance(minutes=5)
@@ -525,8 +530,8 @@ def test_a_server_that_answers_304_to_everything_is_a_failure_not_a_silent_succe
     assert report.feeds[0].failure_streak == 1
 
 
-def test_an_event_its_page_calls_off_is_skipped_with_that_reason(
-    web: WebServer, store: Store, clock: Clock
+def test_an_event_its_page_calls_off_is_skipped_with_that_reason_by_the_poll_and_by_preview(
+    web: WebServer, store: Store, clock: Clock, tmp_path: Path
 ) -> None:
     # Given a baselined feed
     serve(web, "/news.xml", [OLD], clock)
@@ -553,3 +558,19 @@ def test_an_event_its_page_calls_off_is_skipped_with_that_reason(
     assert report.drafted == 0
     [skip] = store.skips("news")
     assert skip["reason"] == "the linked page says the event is cancelled"
+
+    # And preview, judging the same feed with the same config, says the same (one decision path)
+    config_path = tmp_path / "hookline.yaml"
+    config_path.write_text(
+        yaml.safe_dump(_merge(base_config_data(), {"feeds": [{"id": "news", "url": web.url("/news.xml")}]})),
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with time_machine.travel(clock.now, tick=False):
+        code = main(
+            ["preview", "--json", "--config", str(config_path), web.url("/news.xml")], out=out, err=err
+        )
+    assert code == 0, err.getvalue()
+    judged = {line["title"]: line for line in map(json.loads, out.getvalue().splitlines())}
+    assert judged[talk.title]["decision"] == "skip"
+    assert judged[talk.title]["reason"] == "the linked page says the event is cancelled"

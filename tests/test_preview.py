@@ -163,3 +163,54 @@ def test_hostile_titles_are_skipped_with_the_reason_and_a_bad_source_does_not_st
     )
     assert blank["text"] is None and blank["weighted_length"] is None
     assert mentions["text"].startswith("someone TSLA report on rivers http://")
+
+
+def council_feed(tmp_path: Path) -> str:
+    items = [
+        Item(
+            "Climate action plan 2026-2030", "climate-plan", category="Publications", categories=["Climate"]
+        ),
+        Item("Planning application 25/01234/FUL", "planning-app", category="Planning applications"),
+    ]
+    path = tmp_path / "council.xml"
+    path.write_bytes(rss("https://www.example.org", items, NOW))
+    return str(path)
+
+
+def test_preview_shows_the_terms_that_matched_and_with_explain_every_term_it_tried(tmp_path):
+    # Given a council feed whose publications carry the plural category 'Publications'
+    source = council_feed(tmp_path)
+    shipped = str(Path(__file__).resolve().parents[1] / "config" / "hookline.yaml")
+
+    # When it is previewed with the shipped rules
+    with time_machine.travel(NOW, tick=False):
+        code, lines, err = preview("--offline", "--json", "--explain", "--config", shipped, source)
+
+    # Then the plan is drafted, and the line names the category and the rule term it matched
+    assert code == 0, err
+    plan, application = lines
+    assert plan["decision"] == "draft"
+    assert plan["reason"] == "category 'Publications' matched 'Publication' (rule 'publications')"
+    assert {"list": "include_categories", "term": "Publication", "found": "Publications"} in plan["matched"]
+    assert {"list": "include_keywords", "term": "plan", "found": "plan"} in plan["matched"]
+    # And a planning application is not a plan: no term matched it, and --explain shows each one tried
+    assert application["decision"] == "skip"
+    assert application["matched"] == []
+    tried = {(t["list"], t["term"]): t["found"] for t in application["tried"]}
+    assert tried[("include_keywords", "plan")] is None
+    assert tried[("include_categories", "Plan")] is None
+    assert len(tried) == sum(
+        len(v) for k, v in load_rules(shipped).items() if k.endswith(("categories", "keywords"))
+    )
+
+    # And the text form says the same to a person
+    out, err_text = io.StringIO(), io.StringIO()
+    with time_machine.travel(NOW, tick=False):
+        main(["preview", "--offline", "--explain", "--config", shipped, source], out=out, err=err_text)
+    text = out.getvalue()
+    assert "      matched: 'Publications' = 'Publication' (include_categories)" in text
+    assert "      tried include_keywords 'plan': not found" in text
+
+
+def load_rules(path: str) -> dict[str, Any]:
+    return dict(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["rule_sets"]["publications"])

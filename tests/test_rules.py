@@ -46,22 +46,22 @@ SIGNIFICANT = [
     (
         "news",
         entry("Half of Cambridgeshire homes could be net zero by 2035", "Research"),
-        "category 'Research' matched rule 'publications'",
+        "category 'Research' matched 'Research' (rule 'publications')",
     ),
     (
         "news",
         entry("Our evidence to the select committee", "News"),
-        "keyword 'evidence' matched rule 'publications'",
+        "keyword 'evidence' matched 'evidence' (rule 'publications')",
     ),
     (
         "news",
         entry("New briefing on river quality", "Policy"),
-        "category 'Policy' matched rule 'publications'",
+        "category 'Policy' matched 'Policy' (rule 'publications')",
     ),
     (
         "partner-institute",
         entry("State of the Fens 2026: the full report", "Publications"),
-        "keyword 'report' matched rule 'partner-publications'",
+        "category 'Publications' matched 'Publication' (rule 'partner-publications')",
     ),
     (
         "events",
@@ -87,37 +87,37 @@ ROUTINE = [
     (
         "news",
         entry("Minutes of the November board meeting", "Governance"),
-        "excluded keyword 'minutes' (rule 'publications')",
+        "excluded keyword 'Minutes' matched 'minutes' (rule 'publications')",
     ),
     (
         "news",
         entry("Finance officer (12 months)", "Vacancies"),
-        "excluded category 'Vacancies' (rule 'publications')",
+        "excluded category 'Vacancies' matched 'Vacancies' (rule 'publications')",
     ),
     (
         "news",
         entry("We are hiring: a data analyst", "News"),
-        "excluded keyword 'we are hiring' (rule 'publications')",
+        "excluded keyword 'We are hiring' matched 'we are hiring' (rule 'publications')",
     ),
     (
         "news",
         entry("Press release: chief executive welcomes budget", "News"),
-        "excluded keyword 'press release' (rule 'publications')",
+        "excluded keyword 'Press release' matched 'press release' (rule 'publications')",
     ),
     (
         "news",
         entry("Chief executive comments on the budget", "Press releases"),
-        "excluded category 'Press releases' (rule 'publications')",
+        "excluded category 'Press releases' matched 'Press release' (rule 'publications')",
     ),
     (
         "news",
         entry("Office closure over the holidays", "News"),
-        "excluded keyword 'office closure' (rule 'publications')",
+        "excluded keyword 'Office closure' matched 'office closure' (rule 'publications')",
     ),
     (
         "news",
         entry("Tender: grounds maintenance contract", "Procurement"),
-        "excluded category 'Procurement' (rule 'publications')",
+        "excluded category 'Procurement' matched 'Procurement' (rule 'publications')",
     ),
     (
         "news",
@@ -137,18 +137,18 @@ ROUTINE = [
             summary="Internal only.",
             event=EventInfo(start=NOW + timedelta(days=3)),
         ),
-        "excluded keyword 'internal only' (rule 'events')",
+        "excluded keyword 'Internal only' matched 'internal only' (rule 'events')",
     ),
     (
         "events",
         entry("Cancelled: river walk", "Events", event=EventInfo(start=NOW + timedelta(days=3))),
-        "excluded keyword 'cancelled' (rule 'events')",
+        "excluded keyword 'Cancelled' matched 'cancelled' (rule 'events')",
     ),
     ("events", entry("Save the date", "Events"), "no event start date (required by rule 'events')"),
     (
         "partner-institute",
         entry("Partner vacancy: researcher", "Jobs"),
-        "excluded category 'Jobs' (rule 'partner-publications')",
+        "excluded category 'Jobs' matched 'Jobs' (rule 'partner-publications')",
     ),
 ]
 
@@ -185,24 +185,26 @@ def rules(**fields: object) -> RuleSet:
 def test_keywords_match_whole_words_in_any_case() -> None:
     r = rules(include_keywords=["AI"], exclude_keywords=["minutes"], max_age_days=None)
     assert judge(entry("What the minister said"), FEED, r, NOW).decision == "skip"  # 'said' is not 'AI'
-    assert judge(entry("How ai helps farmers"), FEED, r, NOW).reason == "keyword 'AI' matched rule 'r'"
+    assert judge(entry("How ai helps farmers"), FEED, r, NOW).reason == "keyword 'ai' matched 'AI' (rule 'r')"
     assert judge(entry("Our minuteserved app"), FEED, r, NOW).decision == "skip"
     assert judge(entry("Our minuteserved app about AI"), FEED, r, NOW).decision == "draft"
     assert (
         judge(entry("AI: MINUTES of the panel"), FEED, r, NOW).reason
-        == "excluded keyword 'minutes' (rule 'r')"
+        == "excluded keyword 'MINUTES' matched 'minutes' (rule 'r')"
     )
 
 
 def test_keywords_are_looked_for_in_the_summary_too() -> None:
     r = rules(include_keywords=["report"], max_age_days=None)
     e = entry("Rivers in 2026", summary="Our annual Report is out today.")
-    assert judge(e, FEED, r, NOW).reason == "keyword 'report' matched rule 'r'"
+    assert judge(e, FEED, r, NOW).reason == "keyword 'Report' matched 'report' (rule 'r')"
 
 
 def test_categories_match_in_any_case_and_the_reason_quotes_the_feeds_own_spelling() -> None:
     r = rules(include_categories=["research"], max_age_days=None)
-    assert judge(entry("Rivers", "RESEARCH"), FEED, r, NOW).reason == "category 'RESEARCH' matched rule 'r'"
+    assert judge(entry("Rivers", "RESEARCH"), FEED, r, NOW).reason == (
+        "category 'RESEARCH' matched 'research' (rule 'r')"
+    )
 
 
 def test_required_fields_are_named_in_the_reason() -> None:

@@ -107,7 +107,10 @@ def test_status_shows_each_feeds_last_poll_success_streak_drafts_and_alarms(
     assert lines[partner + 1].startswith("        held: 5 new entries in one poll (limit 3)")
     assert "python -m hookline rebaseline partner" in lines[partner + 1]
     # And the vacancy's skip reason can be seen
-    assert f"        skipped {VACANCY.title!r}: excluded category 'Vacancies' (rule 'publications')" in lines
+    assert (
+        f"        skipped {VACANCY.title!r}: excluded category 'Vacancies' matched 'Vacancies' (rule 'publications')"
+        in lines
+    )
     assert (
         "Drafts: PENDING 1, APPROVED 0, PUBLISHING 0, PUBLISHED 0, REJECTED 0, EXPIRED 0, FAILED 0" in lines
     )

@@ -77,6 +77,7 @@ def test_the_approvals_api_has_the_contract_routes():
         ("GET", "/drafts/{id}"),
         ("POST", "/drafts/{id}"),
         ("GET", "/queue"),
+        ("POST", "/skips/{feed}/{key}"),  # "Draft this" on a kept skip
         ("POST", "/controls/pause"),
         ("POST", "/controls/resume"),
     }
@@ -92,3 +93,19 @@ def test_function_errors_and_dead_letters_raise_alarms_to_the_alarm_topic():
     assert watched == set(FUNCTIONS)
     assert any(a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible" for a in alarms.values())
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+
+
+def test_the_approvals_function_may_invoke_exactly_the_poll_function_and_is_told_its_name():
+    # "Draft this" on a skip is composed in the poll function (the approvals function has 10 s)
+    props = RESOURCES["ApprovalsFunction"]["Properties"]
+    assert props["Environment"]["Variables"]["HOOKLINE_POLL_FUNCTION"] == {"Ref": "PollFeedsFunction"}
+    statements = [s for p in props["Policies"] for s in p["Statement"]]
+    invoking = [s for s in statements if "lambda" in str(s["Action"])]
+    assert invoking == [
+        {
+            "Sid": "DraftSkipsInThePollFunction",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"GetAtt": "PollFeedsFunction.Arn"},
+        }
+    ]

@@ -48,7 +48,7 @@ def services() -> Services:
 
 def approvals() -> Approvals:
     s = services()
-    return Approvals(s.config, s.store, s.signer, s.clock)
+    return Approvals(s.config, s.store, s.signer, s.clock, s.poll_invoker)
 
 
 def _html(page: Page) -> Response[str]:
@@ -79,6 +79,11 @@ def decide(draft_id: str) -> Response[str]:
 @app.get("/queue")
 def queue() -> Response[str]:
     return _html(approvals().queue(app.current_event.get_query_string_value("token", "") or ""))
+
+
+@app.post("/skips/<feed_id>/<key>")
+def draft_skip(feed_id: str, key: str) -> Response[str]:
+    return _html(approvals().draft_skip(feed_id, key, _form()))
 
 
 @app.post("/controls/pause")

@@ -20,6 +20,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"hookline"})
 
 # Leave this much of the function's time for writing the last poll records.
 SAFETY_SECONDS = 10
+DRAFT_SKIP = "draft-skip"
 
 
 @lru_cache(maxsize=1)
@@ -38,6 +39,8 @@ def poller() -> Poller:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("action") == DRAFT_SKIP:  # the approvals function, for a person's "Draft this"
+        return draft_skip(event)
     # The poll's deadline: fetches and new entries stop in time for the last records to be written.
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     report = poller().poll_all(time_budget=max(budget, 1))
@@ -60,3 +63,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = report.summary()
     logger.info("poll finished", extra=summary)
     return summary
+
+
+def draft_skip(event: dict[str, Any]) -> dict[str, Any]:
+    from hookline.poll import SkipNotDrafted
+
+    feed_id, key, by = (str(event.get(k) or "") for k in ("feed_id", "key", "by"))
+    if not (feed_id and key and by):
+        logger.error("draft-skip event without feed_id, key and by")
+        return {"drafted": None, "error": "the event needs feed_id, key and by"}
+    try:
+        draft_id = poller().draft_skip(feed_id, key, by)
+    except SkipNotDrafted as exc:  # recorded on the skip, shown on the queue page; no retry helps
+        return {"drafted": None, "error": str(exc)}
+    return {"drafted": draft_id}

@@ -3,7 +3,7 @@
 Every path a function has in production is taken at least once: first sight of a feed,
 a broken feed, a held feed, new entries drafted and skipped, 304s; the review page,
 approve, edit and approve, reject, withdraw, retry, refused links, the queue, pause and
-resume; publishing with X answering well, timing out, rate limiting, refusing and
+resume, a skip drafted by hand; publishing with X answering well, timing out, rate limiting, refusing and
 rejecting the credentials, a dead publisher's attempt taken over, reminders, expiry.
 
 The least-privilege test records which AWS calls each function made on this journey;
@@ -28,6 +28,7 @@ from tests.support.feeds import Item, page, rss
 from tests.support.publishing import approved
 
 SIGNING_SECRET = "hookline/link-signing-key"
+POLL_FUNCTION = "hookline-PollFeedsFunction-AbC123"
 ALEX, SAM = "alex@example.org", "sam@example.org"
 RESET = str(int((NOW + timedelta(days=2, hours=1)).timestamp()))
 
@@ -84,6 +85,7 @@ def run(journey: Journey) -> dict[str, Any]:
     aws.secrets[SIGNING_SECRET] = {"AWSCURRENT": json.dumps({"key": SIGNING_KEY})}
     env.monkeypatch.delenv("HOOKLINE_SIGNING_KEY", raising=False)
     env.monkeypatch.setenv("HOOKLINE_SIGNING_SECRET", SIGNING_SECRET)
+    env.monkeypatch.setenv("HOOKLINE_POLL_FUNCTION", POLL_FUNCTION)
 
     old = Item("Annual report 2025", "annual-2025", age=timedelta(days=40))
     report = Item("New research report: river quality in the Fens", "river-quality")
@@ -141,6 +143,16 @@ def run(journey: Journey) -> dict[str, Any]:
     queue = links.queue_token(SAM)
     journey.tokens.append(queue)
     journey.get(f"/queue?token={quote(queue)}")
+    # Sam has the skipped minutes drafted by hand: the poll function gets the request
+    [skip] = [s for s in store.kept_skips() if s["title"] == minutes.title]
+    journey.post(f"/skips/news/{skip['key']}", {"token": queue, "action": "draft"})
+    journey.post(f"/skips/news/{skip['key']}", {"token": queue, "action": "draft"})  # pressed again: 409
+    [invoked] = aws.of("Invoke")
+    journey.before_call("poll_feeds")
+    try:
+        call(env.handler("poll_feeds"), invoked.params["Payload"], timeout=60)
+    finally:
+        journey.after_call("poll_feeds")
     journey.post("/controls/pause", {"token": queue, "action": "pause", "reason": "Checking a complaint"})
 
     # 10:20: publishing is paused; then resumed

@@ -19,7 +19,7 @@ import time_machine
 from botocore.client import BaseClient
 
 from tests.conftest import NOW, X_SECRET
-from tests.reliability.journey import SIGNING_SECRET, Journey, run
+from tests.reliability.journey import POLL_FUNCTION, SIGNING_SECRET, Journey, run
 from tests.reliability.system import Findings
 from tests.support.aws import load_template
 
@@ -53,6 +53,8 @@ def resource(expression: Any) -> str:
         return "X credentials secret"
     if "ApproversTopic" in text:
         return "approvers topic"
+    if "PollFeedsFunction.Arn" in text:
+        return "poll function"
     if ":ses:" in text and "identity/" in text:
         return "SES identities"
     return text
@@ -99,6 +101,13 @@ def needs(service: str, operation: str, params: dict[str, Any]) -> list[tuple[st
         name = params.get("SecretId")
         which = {SIGNING_SECRET: "signing key secret", X_SECRET: "X credentials secret"}.get(name, str(name))
         return [(f"secretsmanager:{operation}", which)]
+    if service == "lambda" and operation == "Invoke":
+        where = (
+            "poll function"
+            if params.get("FunctionName") == POLL_FUNCTION
+            else str(params.get("FunctionName"))
+        )
+        return [("lambda:InvokeFunction", where)]
     return [(f"{service}:{operation}", "?")]
 
 

@@ -15,16 +15,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hookline.clock import Clock
+from hookline.clock import Clock, parse_iso
 from hookline.config import Approver, Config, Window
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.links import Claims, LinkSigner
 from hookline.models import AuditEntry, Draft, Queued, State
-from hookline.store import Controls, StateConflict, Store
+from hookline.store import Controls, SkipConflict, StateConflict, Store
 from hookline.views import render_html
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    from hookline.invoke import FunctionInvoker
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -37,6 +39,7 @@ PAST = {"APPROVED": "approved", "REJECTED": "rejected"}
 VERB = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}
 MAX_LENGTH = 280
 MAX_REASON = 500
+MAX_SKIPS_SHOWN = 50
 STEP = timedelta(minutes=15)
 HORIZON = timedelta(days=8)
 
@@ -144,11 +147,19 @@ def expected_publish_at(
 
 
 class Approvals:
-    def __init__(self, config: Config, store: Store, signer: LinkSigner, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        signer: LinkSigner,
+        clock: Clock,
+        invoker: FunctionInvoker | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.signer = signer
         self.clock = clock
+        self.invoker = invoker  # the poll function, which drafts a skip a person asks for
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,7 +193,28 @@ class Approvals:
         claims = self.signer.read_draft_token(token, draft_id, self.config)
         (found, audit), controls = _together(lambda: self.store.draft_and_audit(draft_id), self._controls)
         draft, viewer = self._opened(claims, self._found(found))
-        return Page(200, self._render_review(draft, token, viewer, audit=audit, controls=controls))
+        html = self._render_review(
+            draft, token, viewer, audit=audit, controls=controls, track=self._track_record(draft)
+        )
+        return Page(200, html)
+
+    def _track_record(self, draft: Draft, last: int = 14) -> str | None:
+        """How the team decided the latest drafts made the same way (rule and term), for the line
+        under "why it was queued": "approved 12 of the last 14 drafts from this rule"."""
+        if not draft.rule or not draft.term or draft.by_hand:
+            return None
+        rule, term = draft.rule, draft.term
+        states = (State.APPROVED, State.PUBLISHED, State.REJECTED, State.EXPIRED)
+        found = _together(
+            *(lambda s=s: [(at, s) for _, at in self.store.decided_like(s, rule, term)] for s in states)
+        )
+        latest = sorted((pair for pairs in found for pair in pairs), reverse=True)[:last]
+        if not latest:
+            return None
+        approved = sum(1 for _, state in latest if state in (State.APPROVED, State.PUBLISHED))
+        kind, _, written = term.partition(":")
+        how = f"{kind} {written!r}" if written else "an event date"
+        return f"The team approved {approved} of the last {len(latest)} drafts from this rule ({how}, rule {rule!r})."
 
     def _controls(self) -> Controls:
         """Pause, hold, last post, the month's spend and today's posts: one BatchGetItem."""
@@ -199,10 +231,12 @@ class Approvals:
         edit_text: str | None = None,
         audit: list[AuditEntry] | None = None,
         controls: Controls | None = None,
+        track: str | None = None,
     ) -> str:
         return render_html(
             "review.html",
             **self._context(draft, token, viewer, controls),
+            track=track,
             notice=notice,
             edit_text=edit_text,
             audit=audit if audit is not None else self.store.audit(draft.id),
@@ -404,10 +438,12 @@ class Approvals:
         base = self.signer.base_url
         controls = self.store.controls(now.astimezone(self.tz).strftime("%Y-%m"))
         hold = controls.hold
+        skips = self.store.kept_skips(MAX_SKIPS_SHOWN, now=now) if self.invoker is not None else []
         return Page(
             200,
             render_html(
                 "queue.html",
+                skips=[self._skip_view(record) for record in skips],
                 config=self.config,
                 viewer=approver,
                 pending=[{"draft": d, "url": self.signer.decide_url(d, approver.email)} for d in pending],
@@ -422,6 +458,61 @@ class Approvals:
                 resume_url=f"{base}/controls/resume",
             ),
         )
+
+    def _skip_view(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """What the queue page shows of a kept skip (every field there, for the strict template)."""
+        view = {
+            name: record.get(name)
+            for name in (
+                "title",
+                "link",
+                "feed_id",
+                "reason",
+                "requested_by",
+                "requested_at",
+                "draft_id",
+                "draft_error",
+            )
+        }
+        view["skipped_at"] = parse_iso(str(record["at"]))
+        view["url"] = f"{self.signer.base_url}/skips/{record['feed_id']}/{record['key']}"
+        return view
+
+    def draft_skip(self, feed_id: str, key: str, form: Mapping[str, Any]) -> Page:
+        """'Draft this' on a skipped entry: recorded once, then handed to the poll function,
+        which composes it as a poll would (this function has no time to fetch the page)."""
+        if _first(form, "action") != "draft":
+            raise BadRequest("Nothing changed: press the Draft this button to have the entry drafted.")
+        approver = self._queue_approver(_first(form, "token") or "")
+        if self.invoker is None:
+            raise NotFound("Drafting skipped entries by hand is not set up for this deployment.")
+        if self.config.feed(feed_id) is None:
+            raise NotFound("There is no such feed in the configuration.")
+        now = self.clock()
+        try:
+            record = self.store.request_skip_draft(feed_id, key, by=approver.name, now=now)
+        except SkipConflict as exc:
+            if exc.record is None:
+                raise NotFound(
+                    "There is no such skipped entry: its record may have expired, or the link is incomplete."
+                ) from None
+            at = parse_iso(str(exc.record["requested_at"])).astimezone(self.tz)
+            raise Conflict(
+                f"{exc.record.get('requested_by')} already asked for this entry to be drafted "
+                f"at {at:%a %-d %b %Y, %H:%M %Z}; it is drafted once."
+            ) from None
+        try:
+            self.invoker.invoke_async(
+                {"action": "draft-skip", "feed_id": feed_id, "key": key, "by": approver.name}
+            )
+        except Exception:
+            self.store.release_skip_request(feed_id, key)  # so the button works when it is pressed again
+            raise
+        text = (
+            f"\u201c{record.get('title', '')}\u201d is being drafted. It joins the queue above within "
+            "a minute, and approvers are told as for any draft."
+        )
+        return self.queue(_first(form, "token") or "", notice={"tone": "ok", "text": text})
 
     def set_pause(self, form: Mapping[str, Any], paused: bool) -> Page:
         wanted = "pause" if paused else "resume"

@@ -83,6 +83,7 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     offline=args.offline,
                     draft_all=args.draft_all,
                     linkcheck=linkcheck,
+                    explain=args.explain,
                 )
             )
         except SourceError as exc:
@@ -169,6 +170,21 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`rules report`: the team's decisions per rule term, and the config changes they suggest."""
+    from hookline.rules_report import build, format_report
+
+    if args.days < 1:
+        print("hookline: --days must be at least 1", file=err)
+        return 2
+    report = build(_store(args), _config(args.config, fallback=True, err=err), utc_now(), args.days)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2), file=out)
+    else:
+        print(format_report(report), file=out)
+    return 0
+
+
 def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = _store(args)
     if not store.rebaseline(args.feed):
@@ -214,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per entry and line")
     p.add_argument("--offline", action="store_true", help="fetch nothing but the SOURCE URLs")
     p.add_argument("--draft-all", action="store_true", help="compose every entry as if the rules drafted it")
+    p.add_argument("--explain", action="store_true", help="also show every rule term tried on each entry")
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("validate-config", help="check a config file; every error with its field path")
@@ -260,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--region", help="AWS region of the stack (default: your AWS CLI profile's)")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("rules", help="how the team decided each rule's drafts, and what to change")
+    rules = p.add_subparsers(dest="rules_command", required=True)
+    p = rules.add_parser("report", help="per rule, term and feed: drafted, approved, rejected, expired")
+    deployment(p)
+    p.add_argument("--config", help="the config deployed with it")
+    p.add_argument("--days", type=int, default=90, help="drafts made in the last N days (default 90)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rules)
 
     p = sub.add_parser("rebaseline", help="take a feed's current entries as history (after a site migration)")
     deployment(p)

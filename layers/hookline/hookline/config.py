@@ -106,7 +106,7 @@ class Approver(_Model):
 
 
 class RuleSet(_Model):
-    """What makes an entry significant. Matching is case-insensitive, on whole words."""
+    """What makes an entry significant. Terms match as a person reads them (hookline.matching)."""
 
     include_categories: list[str] = Field(default_factory=list)
     include_keywords: list[str] = Field(default_factory=list)
@@ -114,6 +114,15 @@ class RuleSet(_Model):
     exclude_keywords: list[str] = Field(default_factory=list)
     max_age_days: float | None = Field(default=14, gt=0)
     require: list[RequiredField] = Field(default_factory=lambda: list[RequiredField](["title", "link"]))
+
+    @field_validator("include_categories", "include_keywords", "exclude_categories", "exclude_keywords")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        # A term with no letter or digit ("", "=", "--") would never match anything, silently.
+        for written in value:
+            if not re.search(r"[^\W_]", written.removeprefix("=")):
+                raise ValueError(f"the term {written!r} has no letter or digit, so it could never match")
+        return value
 
 
 class FeedConfig(_Model):

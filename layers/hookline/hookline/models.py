@@ -80,6 +80,9 @@ class Judgement:
     decision: Decision
     reason: str
     rule: str | None = None
+    # What decided it, for the rules report: "category:<rule term>", "keyword:<rule term>",
+    # "event", "unmatched" (no include term matched), or None (a required field, the age...).
+    term: str | None = None
 
     @property
     def drafted(self) -> bool:
@@ -140,6 +143,11 @@ class Draft(BaseModel):
     needs_confirmation: bool = False
     failure: str | None = None
     preflight: dict[str, Any] | None = None
+    # What queued it, for the rules report: the rule set, the term that matched
+    # ("category:Report", "keyword:report", "event"), and who drafted it from a skip.
+    rule: str | None = None
+    term: str | None = None
+    by_hand: str | None = None
 
     @property
     def is_event(self) -> bool:

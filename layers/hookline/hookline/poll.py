@@ -14,6 +14,7 @@ one batch at the start of the poll.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -25,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from hookline.clock import parse_iso
 from hookline.compose import ComposeError, compose
 from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_fetched
 from hookline.linkcheck import LinkChecker, PageCheck
-from hookline.models import Draft, Entry, EventData, Judgement, State
+from hookline.models import Draft, Entry, EventData, EventInfo, Judgement, State
 from hookline.rules import judge, page_could_change
 from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store
 
@@ -138,7 +140,73 @@ def make_draft(
         state_at=now,
         expires_at=expires,
         preflight=page.as_json() if page else None,
+        rule=judgement.rule,
+        term=judgement.term,
     )
+
+
+def entry_from_skip(record: dict[str, Any]) -> Entry:
+    """The entry a skip record keeps (Store.record_skip), as the poll read it."""
+    event = record.get("event")
+    published = record.get("published")
+    return Entry(
+        feed_id=str(record["feed_id"]),
+        identity=str(record["identity"]),
+        title=str(record.get("title", "")),
+        link=str(record.get("link", "")),
+        summary=str(record.get("summary") or ""),
+        categories=tuple(str(c) for c in record.get("categories") or ()),
+        published=parse_iso(str(published)) if published else None,
+        event=EventInfo(
+            start=parse_iso(str(event["start"])),
+            end=parse_iso(str(event["end"])) if event.get("end") else None,
+            venue=event.get("venue"),
+        )
+        if event
+        else None,
+        author=str(record.get("author") or ""),
+    )
+
+
+class SkipNotDrafted(Exception):
+    """A skip a person asked to draft could not be drafted; the reason is on its record."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What judging one entry found: the entry (with the page's event data, when the feed had
+    none), the decision, and the linked page's pre-flight result when it was fetched."""
+
+    entry: Entry
+    judgement: Judgement
+    page: PageCheck | None
+
+
+def assess(
+    entry: Entry,
+    feed: FeedConfig,
+    config: Config,
+    now: datetime,
+    linkcheck: LinkChecker | None,
+    *,
+    always_fetch: bool = False,
+) -> Assessment:
+    """The one judgement of an entry that the poll and `preview` share: the rules, then the
+    linked page when it can change the decision (or `always_fetch`, for preview's pre-flight),
+    then the rules again with the page's event data, and an event the page calls off is skipped.
+
+    Keeping this in one place is why preview cannot say "draft" for an entry the poll skips.
+    """
+    rules = config.rule_sets[feed.rules]
+    judgement = judge(entry, feed, rules, now)
+    page = None
+    if linkcheck is not None and (always_fetch or page_could_change(entry, judgement, feed, rules, now)):
+        entry, page = with_page(entry, linkcheck)
+        judgement = judge(entry, feed, rules, now)
+        called_off = CALLED_OFF.get(page.event_status or "") if page else None
+        if judgement.drafted and called_off:
+            judgement = Judgement("skip", f"the linked page says the event is {called_off}", judgement.rule)
+    return Assessment(entry, judgement, page)
 
 
 def with_page(entry: Entry, linkcheck: LinkChecker | None) -> tuple[Entry, PageCheck | None]:
@@ -419,6 +487,58 @@ class Poller:
                 f"{len(new) - handled} of {len(new)} new entries will be retried next poll ({errors[0]})"
             )
 
+    def draft_skip(self, feed_id: str, key: str, by: str) -> str:
+        """See _draft_skip. A failure other than a refusal (DynamoDB, a bug) releases the
+        request, so the queue page offers Draft this again instead of "being drafted" for ever."""
+        try:
+            return self._draft_skip(feed_id, key, by)
+        except SkipNotDrafted:
+            raise
+        except Exception:
+            log.exception("drafting a skip failed; the request is released", extra={"feed": feed_id})
+            with contextlib.suppress(Exception):
+                self.store.release_skip_request(feed_id, key)
+            raise
+
+    def _draft_skip(self, feed_id: str, key: str, by: str) -> str:
+        """Draft a skipped entry a person asked for from the queue page, as the poll drafts:
+        its linked page fetched (pre-flight, event data), composed, stored PENDING with
+        "drafted by hand from a skip by NAME" in its history, and approvers notified.
+        Returns the draft id; SkipNotDrafted (with the reason recorded on the skip) otherwise."""
+        now = self.clock()
+        record = self.store.skip_record(feed_id, key)
+        if record is None:
+            raise SkipNotDrafted(f"no kept skip {feed_id}/{key} (its record expired?)")
+        if record.get("draft_id"):
+            return str(record["draft_id"])  # a retried invocation: already done
+        feed = self.config.feed(feed_id)
+
+        def refuse(why: str) -> SkipNotDrafted:
+            self.store.settle_skip(feed_id, key, now=now, error=why)
+            log.warning("skip not drafted", extra={"feed": feed_id, "entry": key, "why": why})
+            return SkipNotDrafted(why)
+
+        if feed is None:
+            raise refuse(f"the feed {feed_id!r} is no longer in the config")
+        entry, page = with_page(entry_from_skip(record), self._run(None).linkcheck)
+        if entry.event is not None and entry.event.start <= now:
+            raise refuse(f"the event started at {entry.event.start.isoformat()}")
+        reason = f"drafted by hand from a skip by {by} (the rules said: {record.get('reason', '')})"
+        judgement = Judgement("draft", reason, record.get("rule"), record.get("term"))
+        try:
+            draft = make_draft(entry, feed, self.config, judgement, now, page)
+        except ComposeError as exc:
+            raise refuse(str(exc)) from None
+        draft = draft.model_copy(update={"by_hand": by})
+        self.store.create_draft(draft, actor=by)
+        stored = self.store.get_draft(draft.id)
+        if stored.state is State.PENDING:
+            self.notifier.new_draft(stored, now)
+        self.store.mark_seen([entry], now=now, draft_id=draft.id)
+        self.store.settle_skip(feed_id, key, now=now, draft_id=draft.id)
+        log.info("drafted by hand", extra={"feed": feed_id, "draft_id": draft.id})
+        return draft.id
+
     def _handle_entry(
         self,
         feed: FeedConfig,
@@ -429,17 +549,8 @@ class Poller:
         *,
         record_skips: bool = True,
     ) -> bool:
-        rules = self.config.rule_sets[feed.rules]
-        judgement = judge(entry, feed, rules, now)
-        page = None
-        if run.linkcheck is not None and page_could_change(entry, judgement, feed, rules, now):
-            entry, page = with_page(entry, run.linkcheck)
-            judgement = judge(entry, feed, rules, now)
-            called_off = CALLED_OFF.get(page.event_status or "") if page else None
-            if judgement.drafted and called_off:
-                judgement = Judgement(
-                    "skip", f"the linked page says the event is {called_off}", judgement.rule
-                )
+        assessed = assess(entry, feed, self.config, now, run.linkcheck)
+        entry, judgement, page = assessed.entry, assessed.judgement, assessed.page
         draft = None
         if judgement.drafted:
             try:

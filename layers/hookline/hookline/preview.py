@@ -14,7 +14,8 @@ from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
 from hookline.linkcheck import LinkChecker
 from hookline.models import Entry, Judgement
-from hookline.rules import judge
+from hookline.poll import assess
+from hookline.rules import tried_terms
 
 
 class SourceError(Exception):
@@ -38,6 +39,8 @@ class PreviewLine:
     published: str | None
     preflight: dict[str, Any] | None = None
     post_link: str | None = None  # the link as posted (UTM tags on own links)
+    matched: list[dict[str, str | None]] = dataclasses.field(default_factory=list)  # rule terms found
+    tried: list[dict[str, str | None]] | None = None  # with --explain: every rule term looked for
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -84,6 +87,7 @@ def preview_source(
     offline: bool = False,
     draft_all: bool = False,
     linkcheck: LinkChecker | None = None,
+    explain: bool = False,
 ) -> Iterator[PreviewLine]:
     body, headers, url = read_source(source, fetcher)
     feed = feed_for(source, config)
@@ -95,17 +99,19 @@ def preview_source(
         raise SourceError(source, str(exc)) from None
     except Exception as exc:  # feedparser on truly broken bytes; the source fails, not the run
         raise SourceError(source, f"cannot parse: {type(exc).__name__}: {exc}") from None
-    rules = config.rule_sets[feed.rules]
     for entry in parsed.entries:
-        page = None
-        if not offline and linkcheck is not None and entry.link:
-            page = linkcheck.check(entry.link)
-            if entry.event is None and page.event is not None:
-                entry = dataclasses.replace(entry, event=page.event)
-        judgement = judge(entry, feed, rules, now)
+        # The poll's own judgement (rules, linked page, called-off events); preview always
+        # fetches the page online, to show the pre-flight of skipped entries too.
+        assessed = assess(entry, feed, config, now, None if offline else linkcheck, always_fetch=True)
+        entry, judgement, page = assessed.entry, assessed.judgement, assessed.page
         if draft_all and not judgement.drafted:
             judgement = Judgement("draft", f"--draft-all (the rules would skip it: {judgement.reason})")
-        yield _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
+        line = _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
+        tried = tried_terms(entry, config.rule_sets[feed.rules])
+        line.matched = [t.as_json() for t in tried if t.found is not None]
+        if explain:
+            line.tried = [t.as_json() for t in tried]
+        yield line
 
 
 def _line(
@@ -161,6 +167,11 @@ def human_lines(line: PreviewLine) -> list[str]:
             f"      event: {line.event['start']}"
             + (f" at {line.event['venue']}" if line.event.get("venue") else "")
         )
+    for t in line.matched:
+        out.append(f"      matched: {t['found']!r} = {t['term']!r} ({t['list']})")
+    for t in line.tried or []:
+        seen = f"found {t['found']!r}" if t["found"] is not None else "not found"
+        out.append(f"      tried {t['list']} {t['term']!r}: {seen}")
     if line.preflight:
         for check in line.preflight.get("checks", []):
             out.append(f"      {'ok' if check['ok'] else 'warning'}: {check['message']}")

@@ -9,12 +9,15 @@ lists drafts everything that was not excluded.
 from __future__ import annotations
 
 import dataclasses
-import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from hookline.config import FeedConfig, RuleSet
+from hookline.matching import Text, find_any
 from hookline.models import Entry, EventInfo, Judgement
+
+# The term of a skip no include term matched (the rules report looks for what people drafted anyway).
+UNMATCHED = "unmatched"
 
 FIELD_NAMES = {
     "title": "title",
@@ -26,23 +29,43 @@ FIELD_NAMES = {
 }
 
 
-@lru_cache(maxsize=1024)
-def _word_pattern(word: str) -> re.Pattern[str]:
-    # Whole words only: 'minutes' must not match 'minuteserved', 'AI' must not match 'said'.
-    return re.compile(r"(?<!\w)" + re.escape(word.casefold()) + r"(?!\w)")
-
-
-def _find_keyword(words: list[str], text: str) -> str | None:
-    folded = text.casefold()
-    return next((w for w in words if _word_pattern(w).search(folded)), None)
+def _find_keyword(words: list[str], entry: Entry) -> tuple[str, str] | None:
+    return find_any(words, [Text.of(entry.title), Text.of(entry.summary)])
 
 
 def _find_category(wanted: list[str], categories: tuple[str, ...]) -> tuple[str, str] | None:
-    have = {c.casefold(): c for c in categories}
-    for category in wanted:
-        if category.casefold() in have:
-            return category, have[category.casefold()]
-    return None
+    # A category matches when the rule term is among its words: 'Annual reports' is a 'Report',
+    # 'Planning notices' are 'Notices'.
+    return find_any(wanted, [Text.of(c) for c in categories])
+
+
+TERM_LISTS = ("exclude_categories", "exclude_keywords", "include_categories", "include_keywords")
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One rule term looked for in an entry, and the entry's words it matched (None: no match)."""
+
+    list: str  # one of TERM_LISTS
+    term: str
+    found: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"list": self.list, "term": self.term, "found": self.found}
+
+
+def tried_terms(entry: Entry, rules: RuleSet) -> list[Tried]:
+    """Every rule term of the rule set against the entry, in the order judge() looks (for
+    `preview --explain`): the categories for *_categories, the title and summary for *_keywords."""
+    categories = [Text.of(c) for c in entry.categories]
+    text = [Text.of(entry.title), Text.of(entry.summary)]
+    out = []
+    for name in TERM_LISTS:
+        texts = categories if name.endswith("categories") else text
+        for written in getattr(rules, name):
+            found = find_any([written], texts)
+            out.append(Tried(name, written, found[0] if found else None))
+    return out
 
 
 def _age_days(delta: timedelta) -> str:
@@ -71,27 +94,42 @@ def judge(
                 "skip", f"older than {rules.max_age_days:g} days (published {_age_days(age)} ago)", name
             )
 
-    text = f"{entry.title}\n{entry.summary}"
     excluded_category = _find_category(rules.exclude_categories, entry.categories)
     if excluded_category:
-        return Judgement("skip", f"excluded category {excluded_category[1]!r} (rule {name!r})", name)
-    excluded_word = _find_keyword(rules.exclude_keywords, text)
+        found, term = excluded_category
+        return Judgement(
+            "skip", f"excluded category {found!r} matched {term!r} (rule {name!r})", name, f"category:{term}"
+        )
+    excluded_word = _find_keyword(rules.exclude_keywords, entry)
     if excluded_word:
-        return Judgement("skip", f"excluded keyword {excluded_word!r} (rule {name!r})", name)
+        found, term = excluded_word
+        return Judgement(
+            "skip", f"excluded keyword {found!r} matched {term!r} (rule {name!r})", name, f"keyword:{term}"
+        )
 
     if entry.event is not None:
-        return Judgement("draft", f"an event starting {entry.event.start.isoformat()} (rule {name!r})", name)
+        return Judgement(
+            "draft", f"an event starting {entry.event.start.isoformat()} (rule {name!r})", name, "event"
+        )
 
     if not rules.include_categories and not rules.include_keywords:
         return Judgement("draft", f"no exclusion matched rule {name!r}, which drafts everything else", name)
     included = _find_category(rules.include_categories, entry.categories)
     if included:
-        return Judgement("draft", f"category {included[1]!r} matched rule {name!r}", name)
-    keyword = _find_keyword(rules.include_keywords, text)
+        found, term = included
+        return Judgement(
+            "draft", f"category {found!r} matched {term!r} (rule {name!r})", name, f"category:{term}"
+        )
+    keyword = _find_keyword(rules.include_keywords, entry)
     if keyword:
-        return Judgement("draft", f"keyword {keyword!r} matched rule {name!r}", name)
+        found, term = keyword
+        return Judgement(
+            "draft", f"keyword {found!r} matched {term!r} (rule {name!r})", name, f"keyword:{term}"
+        )
     cats = ", ".join(repr(c) for c in entry.categories) or "none"
-    return Judgement("skip", f"no category or keyword of rule {name!r} matched (categories: {cats})", name)
+    return Judgement(
+        "skip", f"no category or keyword of rule {name!r} matched (categories: {cats})", name, UNMATCHED
+    )
 
 
 def page_could_change(

@@ -19,6 +19,7 @@ from hookline.settings import Settings, cached_config
 
 if TYPE_CHECKING:
     from hookline.feeds import Fetcher
+    from hookline.invoke import FunctionInvoker
     from hookline.links import LinkSigner
     from hookline.notify import Notifier
     from hookline.store import Store
@@ -193,6 +194,15 @@ class Services:
         if self.settings.notifier == "echo":
             return EchoNotifier(self.config, lambda: self.signer)  # type: ignore[return-value]
         return Notifier(self.config, self.store, lambda: self.signer, topic_arn=self.settings.approvers_topic)
+
+    @cached_property
+    def poll_invoker(self) -> FunctionInvoker | None:
+        """The poll function, asynchronously (None: drafting skips by hand is not set up)."""
+        if "poll_invoker" in self.overrides:
+            return self.overrides["poll_invoker"]  # type: ignore[no-any-return]
+        from hookline.invoke import FunctionInvoker
+
+        return FunctionInvoker(self.settings.poll_function) if self.settings.poll_function else None
 
     @cached_property
     def poster(self) -> Poster:

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     notifier: str = Field(alias="HOOKLINE_NOTIFIER", default="aws", pattern=r"^(aws|echo)$")
     lease_seconds: int = Field(alias="HOOKLINE_LEASE_SECONDS", default=300, ge=30)
     dynamodb_endpoint: str | None = Field(alias="HOOKLINE_DYNAMODB_ENDPOINT", default=None)
+    # The poll function, which the approvals function invokes to draft a skipped entry by hand.
+    poll_function: str | None = Field(alias="HOOKLINE_POLL_FUNCTION", default=None)
 
 
 class SettingsError(Exception):

@@ -57,6 +57,23 @@ def status_report(store: Store, config: Config, now: datetime, *, skips: int = 0
         "paused_reason": pause.reason,
         "paused_at": pause.at,
         "held": hold.get("reason") if hold else None,
+        "rules": _rules_section(store, config, now),
+    }
+
+
+def _rules_section(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    """The rules report's totals and suggestions (`rules report` has the detail)."""
+    from hookline.rules_report import build
+
+    report = build(store, config, now)
+    tallies = report.terms.values()
+    return {
+        "days": report.days,
+        "drafted": sum(t.drafted for t in tallies),
+        "approved": sum(t.approved for t in tallies),
+        "rejected": sum(t.rejected for t in tallies),
+        "drafted_by_hand": sum(t.by_hand for t in tallies),
+        "suggestions": report.suggestions,
     }
 
 
@@ -109,4 +126,11 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append("Publishing: running")
     if report["held"]:
         lines.append(f"HELD: {report['held']}")
+    rules = report["rules"]
+    lines.append(
+        f"Rules (last {rules['days']} days): {rules['drafted']} drafts, {rules['approved']} approved, "
+        f"{rules['rejected']} rejected, {rules['drafted_by_hand']} drafted by hand from skips"
+        + ("" if rules["suggestions"] else "; no suggestions (`rules report` for the detail)")
+    )
+    lines.extend(f"  suggestion: {s}" for s in rules["suggestions"])
     return "\n".join(lines)

@@ -7,7 +7,8 @@ One table holds everything (see template.yaml for its key schema):
   FEEDS                 NOT_MODIFIED           poll records of feeds that answered 304 and were
                                                healthy: one attribute (time) per feed, batched
   FEED#<feed>           SEEN#<identity hash>   the entry was handled (drafted or skipped)
-  FEED#<feed>           SKIP#<entry key>       why an entry was skipped (expires by TTL)
+  FEED#<feed>           SKIP#<entry key>       why an entry was skipped, with the entry (expires by TTL;
+                                               `state` SKIPPED lists it in the ByState index)
   LINK#<link hash>      LINK                   a normalised link was handled (any feed)
   DRAFT#<id>            DRAFT                  the draft; `state`/`state_at` feed the ByState index
   DRAFT#<id>            AUDIT#<time>#<version> one transition: who, when, what changed
@@ -40,6 +41,8 @@ else:
     DynamoDBClient = Any
 
 STATE_INDEX = "ByState"
+# The ByState partition of skip records (not a draft state: no draft is ever in it).
+SKIPPED = "SKIPPED"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_TRIES = 4
@@ -64,6 +67,14 @@ class StateConflict(Exception):
 
 class DraftNotFound(Exception):
     pass
+
+
+class SkipConflict(Exception):
+    """Someone already asked for this skipped entry to be drafted (or its record is gone)."""
+
+    def __init__(self, record: dict[str, Any] | None) -> None:
+        self.record = record
+        super().__init__("already requested" if record else "no such skip")
 
 
 class PaceRefused(Exception):
@@ -438,19 +449,100 @@ class Store:
         self._batch_put(items)
 
     def record_skip(self, entry: Entry, judgement: Judgement, *, now: datetime, keep_days: int) -> None:
+        # The record carries the entry (everything compose needs) so a person can still have it
+        # drafted from the queue page; `state` SKIPPED puts it in the ByState index, newest
+        # first across every feed, for that page's one Query.
         self.client.put_item(
             TableName=self.table,
             Item=self._item(
                 {
                     "pk": f"FEED#{entry.feed_id}",
                     "sk": f"SKIP#{entry.key}",
+                    "state": SKIPPED,
+                    "state_at": iso(now),
+                    "feed_id": entry.feed_id,
+                    "key": entry.key,
+                    "identity": entry.identity[:2000],
                     "title": entry.title[:300],
                     "link": entry.link[:2000],
+                    "summary": entry.summary[:2000] or None,
+                    "categories": list(entry.categories)[:20] or None,
+                    "published": iso(entry.published) if entry.published else None,
+                    "event": entry.event.as_json() if entry.event else None,
+                    "author": entry.author[:200] or None,
                     "reason": judgement.reason,
+                    "rule": judgement.rule,
+                    "term": judgement.term,
                     "at": iso(now),
                     "ttl": int((now + timedelta(days=keep_days)).timestamp()),
                 }
             ),
+        )
+
+    def kept_skips(self, limit: int = 50, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every feed's kept skips, newest first: one Query of the ByState index."""
+        cutoff = int((now or self.clock()).timestamp())
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATE_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": self._values({":s": SKIPPED}),
+            "ScanIndexForward": False,
+        }
+        live: list[dict[str, Any]] = []
+        while len(live) < limit:
+            resp = self.client.query(**kwargs)
+            items = (self._read(i) for i in resp.get("Items", []))
+            live.extend(i for i in items if int(i.get("ttl", cutoff + 1)) > cutoff)
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return live[:limit]
+
+    def skip_record(self, feed_id: str, key: str) -> dict[str, Any] | None:
+        return self._get(f"FEED#{feed_id}", f"SKIP#{key}")
+
+    def request_skip_draft(self, feed_id: str, key: str, *, by: str, now: datetime) -> dict[str, Any]:
+        """Record that a person asked for this skip to be drafted: once (SkipConflict after)."""
+        try:
+            resp = self.client.update_item(
+                TableName=self.table,
+                Key=self._key(f"FEED#{feed_id}", f"SKIP#{key}"),
+                UpdateExpression="SET requested_by = :by, requested_at = :at",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(requested_at)",
+                ExpressionAttributeValues=self._values({":by": by, ":at": iso(now)}),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            raise SkipConflict(self._read(item) if item else None) from None
+        return self._read(resp["Attributes"])
+
+    def release_skip_request(self, feed_id: str, key: str) -> None:
+        """Forget a request that could not be passed on, so the button works again."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(f"FEED#{feed_id}", f"SKIP#{key}"),
+            UpdateExpression="REMOVE requested_by, requested_at",
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def settle_skip(
+        self, feed_id: str, key: str, *, now: datetime, draft_id: str | None = None, error: str | None = None
+    ) -> None:
+        """What became of a request to draft a skip: the draft made, or why none could be."""
+        values = {":at": iso(now), ":d": draft_id, ":e": (error or "")[:500] or None}
+        sets = ["settled_at = :at"] + [
+            f"{name} = {ref}" for name, ref in (("draft_id", ":d"), ("draft_error", ":e")) if values[ref]
+        ]
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(f"FEED#{feed_id}", f"SKIP#{key}"),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=self._values({k: v for k, v in values.items() if v}),
         )
 
     def skips(self, feed_id: str, limit: int = 50, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -535,6 +627,28 @@ class Store:
             if "LastEvaluatedKey" not in resp:
                 return drafts
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def decided_like(self, state: State, rule: str, term: str, *, scan: int = 200) -> list[tuple[str, str]]:
+        """(id, state_at) of the newest drafts in `state` made by the same rule term: one Query of
+        the index, its newest `scan` items, filtered (a projection of three attributes)."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName=STATE_INDEX,
+            KeyConditionExpression="#s = :s",
+            FilterExpression="#r = :r AND #t = :t",
+            ProjectionExpression="#id, #sa",
+            ExpressionAttributeNames={
+                "#s": "state",
+                "#r": "rule",
+                "#t": "term",
+                "#id": "id",
+                "#sa": "state_at",
+            },
+            ExpressionAttributeValues=self._values({":s": state.value, ":r": rule, ":t": term}),
+            ScanIndexForward=False,
+            Limit=scan,
+        )
+        return [(str(i["id"]["S"]), str(i["state_at"]["S"])) for i in resp.get("Items", [])]
 
     def queued(self, state: State) -> list[Queued]:
         """Drafts in one state as the publishing order needs them: a projection of the index."""
