@@ -508,16 +508,50 @@ def _hashed(title: str, published: datetime | None) -> str:
     return "sha256:" + hashlib.sha256(f"{title}\x1f{stamp}".encode()).hexdigest()
 
 
-def _safe_link(raw: Mapping[str, Any], base: str) -> str:
+_HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+
+
+def _link_candidates(raw: Mapping[str, Any]) -> list[str]:
+    """The entry's links, best first: rel="alternate" HTML links in document order, other
+    alternates, then the `link` feedparser chose.
+
+    feedparser sets `guidislink` when it reaches `</id>` or `</guid>` with no link seen yet,
+    and offers the guid as the link; a `<link>` that comes later replaces the link but not
+    the flag. So the flag alone says nothing: the `link` is dropped only when it is the guid
+    standing in (no link element has it) and that guid is not itself a web address.
+    """
+    elements = [
+        link
+        for link in raw.get("links") or []
+        if isinstance(link, Mapping) and isinstance(link.get("href"), str) and link["href"].strip()
+    ]
+    alternates = [link for link in elements if (link.get("rel") or "alternate") == "alternate"]
+    html_first = [link for link in alternates if (link.get("type") or "") in _HTML_TYPES]
+    ordered = [link["href"].strip() for link in html_first + alternates]
     value = raw.get("link")
-    if not isinstance(value, str) or not value.strip():
-        return ""
-    value = value.strip()
-    if raw.get("guidislink") and urlsplit(_guid(raw)).scheme.lower() not in ALLOWED_SCHEMES:
-        return ""  # no link: feedparser offers the guid, which is not a URL
-    link = urljoin(base, value) if base.startswith(ALLOWED_SCHEMES) else value
-    parts = urlsplit(link)
-    return link[:2000] if parts.scheme.lower() in ALLOWED_SCHEMES and parts.hostname else ""
+    if isinstance(value, str) and value.strip():
+        value = value.strip()
+        stands_in = (
+            bool(raw.get("guidislink"))
+            and value == _guid(raw)
+            and all(link["href"].strip() != value for link in elements)
+        )
+        if not stands_in or urlsplit(value).scheme.lower() in ALLOWED_SCHEMES:
+            ordered.append(value)
+    return list(dict.fromkeys(ordered))
+
+
+def _safe_link(raw: Mapping[str, Any], base: str) -> str:
+    for value in _link_candidates(raw):
+        link = urljoin(base, value) if base.startswith(ALLOWED_SCHEMES) else value
+        try:
+            parts = urlsplit(link)
+            host = parts.hostname
+        except ValueError:  # "http://[oops/": not an address
+            continue
+        if parts.scheme.lower() in ALLOWED_SCHEMES and host:
+            return link[:2000]
+    return ""
 
 
 # -- parsing ------------------------------------------------------------------------------
