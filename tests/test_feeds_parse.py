@@ -318,3 +318,35 @@ def test_an_end_before_the_start_is_ignored_and_nonsense_dates_are_no_event() ->
 def test_an_ordinary_post_has_no_event() -> None:
     [entry] = parse(rss("<item><title>Annual report</title><link>/n/r</link></item>"))
     assert entry.event is None
+
+
+def test_a_pinned_copy_of_an_entry_is_the_same_entry_with_the_identity_it_has_alone() -> None:
+    # Given an item listed once, and the same item again as a pinned copy with a newer date
+    item = (
+        "<item><title>Big report</title><link>/n/big</link><guid>post-77</guid><pubDate>{}</pubDate></item>"
+    )
+    alone = parse(rss(item.format("Wed, 25 Nov 2026 09:00:00 GMT")))
+    pinned = parse(
+        rss(
+            item.format("Mon, 30 Nov 2026 09:00:00 GMT")
+            + "<item><title>Other</title><link>/n/other</link><guid>post-78</guid></item>"
+            + item.format("Wed, 25 Nov 2026 09:00:00 GMT")
+        )
+    )
+    # Then the copies are one entry, known by the same identity (so the same draft key)
+    assert [e.title for e in pinned] == ["Big report", "Other"]
+    assert pinned[0].identity == alone[0].identity == "post-77"
+    assert pinned[0].key == alone[0].key
+    # And every identity it can be known by is offered for the seen check
+    assert set(pinned[0].extra["identities"]) == {"post-77", "https://www.example.org/n/big"}
+
+
+def test_entries_sharing_a_guid_but_not_a_title_or_link_stay_two_entries() -> None:
+    entries = parse(
+        rss(
+            "<item><title>One</title><link>/n/1</link><guid>same</guid></item>"
+            "<item><title>Two</title><link>/n/2</link><guid>same</guid></item>"
+        )
+    )
+    assert len(entries) == 2
+    assert all("same" not in e.extra["identities"] for e in entries)

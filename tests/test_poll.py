@@ -574,3 +574,24 @@ def test_an_event_its_page_calls_off_is_skipped_with_that_reason_by_the_poll_and
     judged = {line["title"]: line for line in map(json.loads, out.getvalue().splitlines())}
     assert judged[talk.title]["decision"] == "skip"
     assert judged[talk.title]["reason"] == "the linked page says the event is cancelled"
+
+
+def test_an_entry_repeated_in_one_document_is_drafted_once_and_its_later_copy_is_not_new(
+    web: WebServer, store: Store, clock: Clock
+) -> None:
+    # Given a baselined feed
+    serve(web, "/news.xml", [OLD], clock)
+    poll = poller(feed_config(web, ("news", "/news.xml")), store, clock)
+    poll.poll_all()
+    # When a new report appears twice in one document (a pinned copy, dated differently)
+    clock.advance(minutes=5)
+    pinned = Item(REPORT.title, REPORT.slug, age=timedelta(minutes=1), guid="guid-river-quality")
+    serve(web, "/news.xml", [pinned, REPORT, OLD], clock)
+    assert poll.poll_all().drafted == 1
+    # And a later document lists it once, and then pinned again
+    for items in ([REPORT, OLD], [pinned, REPORT, OLD]):
+        clock.advance(minutes=5)
+        serve(web, "/news.xml", items, clock)
+        assert poll.poll_all().drafted == 0
+    # Then it is one draft, so it can be approved and posted only once
+    assert [d.title for d in store.drafts_in(State.PENDING)] == [REPORT.title]

@@ -635,13 +635,16 @@ def parse_feed(
         note = f"only the first {MAX_ENTRIES} of {len(raws)} entries were read"
         problem = f"{problem}; {note}" if problem else note
         raws = raws[:MAX_ENTRIES]
-    # A guid or link that several entries share (a CMS bug, or every event linking to
-    # /events) identifies none of them.
+    # The same entry listed twice (a pinned copy, a CMS that repeats its newest item) is
+    # one entry: the copies are dropped before anything is counted, so the identity the
+    # entry gets does not depend on whether a copy happens to be in this document.
+    raws, broken = _distinct(raws, url)
+    # A guid or link that several different entries share (a CMS bug, or every event
+    # linking to /events) identifies none of them.
     guids = Counter(_guid(raw) for raw in raws)
     links = Counter(_safe_link(raw, url) for raw in raws)
     entries: list[Entry] = []
     identities: set[str] = set()
-    broken = 0
     for raw in raws:
         try:
             entry = _entry(raw, feed_id, url, default_tz, guids, links)
@@ -658,6 +661,37 @@ def parse_feed(
     return ParsedFeed(
         title=plain_text(parsed.feed.get("title"))[:MAX_TITLE], entries=entries, problem=problem
     )
+
+
+def _sameness(raw: Mapping[str, Any], base: str) -> list[tuple[str, ...]]:
+    """What makes two listed entries one: the same guid with the same link or the same title;
+    without a guid, the same link and title; with neither, the same title and date."""
+    guid = _guid(raw)
+    link = _safe_link(raw, base)
+    title = plain_text(raw.get("title"))[:MAX_TITLE]
+    if guid:
+        return [("guid+link", guid, link), ("guid+title", guid, title)]
+    if link:
+        return [("link+title", link, title)]
+    published = _struct_to_dt(raw.get("published_parsed") or raw.get("updated_parsed"))
+    return [("hash", _hashed(title, published))]
+
+
+def _distinct(raws: list[Any], base: str) -> tuple[list[Any], int]:
+    kept: list[Any] = []
+    seen: set[tuple[str, ...]] = set()
+    broken = 0
+    for raw in raws:
+        try:
+            keys = _sameness(raw, base)
+        except Exception:
+            broken += 1
+            continue
+        if any(key in seen for key in keys):
+            continue
+        seen.update(keys)
+        kept.append(raw)
+    return kept, broken
 
 
 def parse_fetched(result: FetchResult, *, feed_id: str, default_tz: tzinfo = UTC) -> ParsedFeed:
@@ -686,6 +720,14 @@ def _entry(
         identity = link
     else:
         identity = _hashed(title, published)
+    # Every identity the entry can be known by (and no other entry of the document shares):
+    # each is checked and marked seen, so an entry whose guid or link a later document
+    # shares, or stops sharing, is still the entry already handled.
+    candidates = [identity]
+    if guid and guids[guid] == 1:
+        candidates.append(guid)
+    if link and links[link] == 1:
+        candidates.append(link)
     categories = tuple(
         dict.fromkeys(
             plain_text(t.get("term") or t.get("label"))[:100]
@@ -705,5 +747,8 @@ def _entry(
         author=plain_text(raw.get("author"))[:300],
         # A link several entries share (every event pointing at /events) must not make
         # them duplicates of each other.
-        extra={"dedupe_link": bool(link) and links[link] == 1},
+        extra={
+            "dedupe_link": bool(link) and links[link] == 1,
+            "identities": tuple(dict.fromkeys(c[:1000] for c in candidates)),
+        },
     )

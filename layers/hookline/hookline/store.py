@@ -425,7 +425,8 @@ class Store:
 
     @staticmethod
     def _seen_keys(entry: Entry) -> list[tuple[str, str]]:
-        keys = [(f"FEED#{entry.feed_id}", f"SEEN#{short_hash(entry.identity)}")]
+        identities = dict.fromkeys([entry.identity, *entry.extra.get("identities", ())])
+        keys = [(f"FEED#{entry.feed_id}", f"SEEN#{short_hash(identity)}") for identity in identities]
         # A link that other entries of the same document share identifies none of them.
         if entry.link and entry.extra.get("dedupe_link", True):
             keys.append((f"LINK#{short_hash(normalise_link(entry.link))}", "LINK"))
