@@ -120,48 +120,13 @@ def read_stack(cfn: Any, name: str) -> Stack:
 def read_x_profile(credentials: dict[str, str], config: Config) -> XMe:
     """GET /2/users/me with the profile fields, through xapi's client (its timeouts and quiet
     logging); the raw response, because only its headers say whether the tokens may post."""
-    import requests
-    import tweepy
+    from hookline.xapi import ProfileUnreadable, read_profile
 
-    from hookline.xapi import TweepyPoster
-
-    client = TweepyPoster(lambda: credentials, config.account).client
     try:
-        resp = client.request(
-            "GET", "/2/users/me", params={"user.fields": ",".join(PROFILE_FIELDS)}, user_auth=True
-        )
-    except tweepy.Unauthorized:
-        raise XCheckFailed(
-            "X rejected the credentials (401 Unauthorized): they are wrong or were revoked; regenerate the "
-            "corporate account's access token and secret in the X developer portal and store them in the secret"
-        ) from None
-    except tweepy.Forbidden as exc:
-        raise XCheckFailed(
-            f"X refused (403 Forbidden: {_x_messages(exc)}): check the app's permissions (Read and Write) and "
-            "that it is attached to a project in the X developer portal"
-        ) from None
-    except tweepy.TooManyRequests:
-        raise XCheckFailed("X rate limit reached (429): run doctor again in 15 minutes") from None
-    except tweepy.TwitterServerError as exc:
-        raise XCheckFailed(
-            f"X answered {exc.response.status_code} (a problem at X): run doctor again later"
-        ) from None
-    except tweepy.HTTPException as exc:
-        raise XCheckFailed(f"X answered {exc.response.status_code}: {_x_messages(exc)}") from None
-    except requests.exceptions.RequestException as exc:
-        raise XCheckFailed(
-            f"could not reach X ({type(exc).__name__}): check this machine's network, then run doctor again"
-        ) from None
-    try:
-        data = resp.json()["data"]
-    except (ValueError, KeyError, TypeError):
-        raise XCheckFailed("X answered without the user: run doctor again later") from None
-    return XMe(data=dict(data), access_level=resp.headers.get("x-access-level"))
-
-
-def _x_messages(exc: Any) -> str:
-    messages = [str(m) for m in getattr(exc, "api_messages", []) if m]
-    return "; ".join(messages)[:300] or type(exc).__name__
+        data, access_level = read_profile(credentials, config.account, PROFILE_FIELDS)
+    except ProfileUnreadable as exc:
+        raise XCheckFailed(str(exc)) from None
+    return XMe(data=data, access_level=access_level)
 
 
 def _host(url: str) -> str:

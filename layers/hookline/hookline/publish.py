@@ -35,20 +35,20 @@ from hookline.store import PaceRefused, StateConflict, Store
 
 if TYPE_CHECKING:
     from hookline.linkcheck import PageCheck
-from hookline.xapi import (
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
+from hookline.networks.port import (
     Ambiguous,
     CredentialsError,
     Duplicate,
+    Network,
+    NetworkError,
     NotSent,
-    Poster,
+    Post,
     RateLimited,
     Unauthorized,
     UsageCapped,
-    XError,
-    post_url,
 )
+from hookline.networks.x import as_network
+from hookline.xapi import CONNECT_TIMEOUT, READ_TIMEOUT, Poster, post_url
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class AccountUnchecked(Exception):
     """X could not be asked (unreachable, rate limited): nothing posts this run."""
 
 
-def check_account(store: Store, poster: Poster, config: Config, now: datetime) -> str:
+def check_account(store: Store, poster: Poster | Network, config: Config, now: datetime) -> str:
     """The credentials in use must belong to the configured corporate account, or nothing posts.
 
     The result is cached in the table (for these exact tokens and this user id), so a cold
@@ -303,7 +303,7 @@ def check_account(store: Store, poster: Poster, config: Config, now: datetime) -
             store, now, kind="credentials", problem=problem, credentials=credentials, expected=expected
         )
         raise AccountHeld("credentials", problem) from None
-    except XError as exc:
+    except NetworkError as exc:
         raise AccountUnchecked(f"could not check the X account: {exc}") from None
     if me.user_id != expected:
         problem = (
@@ -384,7 +384,7 @@ def _due(store: Store, config: Config, now: datetime) -> list[Draft]:
 
 def publish_due(
     store: Store,
-    poster: Poster,
+    poster: Poster | Network,
     config: Config,
     now: datetime,
     *,
@@ -403,6 +403,7 @@ def publish_due(
     """
     if time_left is not None and lease.total_seconds() <= time_left():
         raise ValueError(f"the publish lease ({lease}) must be longer than the run may last")
+    network = as_network(poster)
     report = PublishReport()
     recover_stale(store, config, now, lease, report)
     expire_due(store, config, now, report)
@@ -427,7 +428,7 @@ def publish_due(
         return report  # nothing to post: no X request, not even the account check
 
     try:
-        credentials = check_account(store, poster, config, now)
+        credentials = check_account(store, network, config, now)
     except AccountHeld as exc:
         report.hold(exc.kind, exc.reason)
         report.account_problem = exc.reason
@@ -459,7 +460,7 @@ def publish_due(
         except PaceRefused as exc:
             report.waiting = exc.reason
             break
-        outcome = _attempt(store, poster, config, draft, now, report, credentials, check_link)
+        outcome = _attempt(store, network, config, draft, now, report, credentials, check_link)
         if outcome.keeps_reservation:
             report.spend_cents += price
         else:
@@ -511,7 +512,7 @@ def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
 
 def _attempt(
     store: Store,
-    poster: Poster,
+    network: Network,
     config: Config,
     draft: Draft,
     now: datetime,
@@ -534,7 +535,14 @@ def _attempt(
         return _finish(store, claimed, attempt, to, changes=changes, reason=reason)
 
     try:
-        result = poster.post(claimed.text)
+        result = network.post(
+            Post(
+                key=f"{claimed.id}:{network.name}",
+                text=claimed.text,
+                link=claimed.post_link,
+                first_attempt_at=min((a.started_at for a in claimed.ambiguous_attempts), default=now),
+            )
+        )
     except Duplicate as exc:
         if claimed.ambiguous_attempts:
             last = max(a.started_at for a in claimed.ambiguous_attempts)
@@ -591,7 +599,7 @@ def _attempt(
         report.hold("credentials", problem)
         report.account_problem = problem
         return Outcome.STOP
-    except XError as exc:  # Refused: other 403s, 400, 404
+    except NetworkError as exc:  # Refused: other 403s, 400, 404
         if finish(State.FAILED, {"failure": str(exc), "retries": 0}, f"X refused: {exc}"):
             report.failed.append(draft.id)
         return Outcome.REFUSED

@@ -130,7 +130,8 @@ def x_credentials(settings: Settings) -> dict[str, str]:
     A secret that exists but is not usable is a CredentialsError: publishing is held and the
     review page says why. Secrets Manager itself failing is left to raise (the run is retried).
     """
-    from hookline.xapi import CREDENTIAL_FIELDS, CredentialsError
+    from hookline.networks.port import CredentialsError
+    from hookline.xapi import CREDENTIAL_FIELDS
 
     if not settings.x_secret:
         raise CredentialsError("HOOKLINE_X_SECRET is not set")

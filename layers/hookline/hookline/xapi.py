@@ -17,11 +17,23 @@ import hashlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hookline.config import Account
+from hookline.networks.port import (
+    Ambiguous,
+    CredentialsError,
+    Duplicate,
+    Identity,
+    NetworkError,
+    NotSent,
+    Posted,
+    RateLimited,
+    Refused,
+    Unauthorized,
+    UsageCapped,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -36,64 +48,13 @@ READ_TIMEOUT = 10.0
 CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
-@dataclass(frozen=True)
-class Identity:
-    user_id: str
-    username: str
+# The outcome errors are the publishing port's (hookline.networks.port): every network's
+# adapter answers in the same terms. The X names stay importable from here.
+XError = NetworkError
 
 
-@dataclass(frozen=True)
-class Posted:
-    post_id: str | None
-    url: str | None
-
-
-class CredentialsError(RuntimeError):
-    """The X secret is missing or incomplete: a person has to fix it; publishing is held."""
-
-
-class XError(Exception):
-    """X refused or failed; subclasses say what the publisher should do about it."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-class NotSent(XError):
-    """The request never reached X (connection refused, connect timeout): safe to retry."""
-
-
-class Ambiguous(XError):
-    """X may or may not have posted (read timeout, reset connection, 5xx after sending)."""
-
-
-class RateLimited(XError):
-    def __init__(self, message: str, reset_at: datetime | None) -> None:
-        super().__init__(message, 429)
-        self.reset_at = reset_at
-
-
-class UsageCapped(XError):
-    """The app's X usage cap or credit is spent (429 usage-capped, 402): nothing more can post today.
-
-    x-rate-limit-reset on such an answer is the rate window's, not the cap's, so it is not used.
-    """
-
-
-class Unauthorized(XError):
-    """The credentials are wrong or revoked, or the app may not post: hold all publishing.
-
-    It is the credentials' fault, not the draft's, so no draft is failed for it.
-    """
-
-
-class Duplicate(XError):
-    """X says the text duplicates a recent post of this account."""
-
-
-class Refused(XError):
-    """X refused this post (other 403, 400): a person must look."""
+class ProfileUnreadable(RuntimeError):
+    """doctor could not read the account's profile; the message says what to do."""
 
 
 class Poster(Protocol):
@@ -301,3 +262,51 @@ class DryRunPoster:
             one_line = text.replace("\n", " ")
             print(f"DRY-RUN POST: {one_line}", file=sys.stdout, flush=True)
         return Posted(post_id=None, url=None)
+
+
+# -- doctor's profile read ----------------------------------------------------------------
+
+
+def read_profile(
+    credentials: Mapping[str, str], account: Account, fields: list[str]
+) -> tuple[dict[str, Any], str | None]:
+    """GET /2/users/me with these profile fields (doctor's check), and the x-access-level header,
+    which alone says whether the tokens may post. Errors are sentences for a person."""
+    import requests
+    import tweepy
+
+    client = TweepyPoster(lambda: credentials, account).client
+    try:
+        resp = client.request("GET", "/2/users/me", params={"user.fields": ",".join(fields)}, user_auth=True)
+    except tweepy.Unauthorized:
+        raise ProfileUnreadable(
+            "X rejected the credentials (401 Unauthorized): they are wrong or were revoked; regenerate the "
+            "corporate account's access token and secret in the X developer portal and store them in the secret"
+        ) from None
+    except tweepy.Forbidden as exc:
+        raise ProfileUnreadable(
+            f"X refused (403 Forbidden: {_x_messages(exc)}): check the app's permissions (Read and Write) and "
+            "that it is attached to a project in the X developer portal"
+        ) from None
+    except tweepy.TooManyRequests:
+        raise ProfileUnreadable("X rate limit reached (429): run doctor again in 15 minutes") from None
+    except tweepy.TwitterServerError as exc:
+        raise ProfileUnreadable(
+            f"X answered {exc.response.status_code} (a problem at X): run doctor again later"
+        ) from None
+    except tweepy.HTTPException as exc:
+        raise ProfileUnreadable(f"X answered {exc.response.status_code}: {_x_messages(exc)}") from None
+    except requests.exceptions.RequestException as exc:
+        raise ProfileUnreadable(
+            f"could not reach X ({type(exc).__name__}): check this machine's network, then run doctor again"
+        ) from None
+    try:
+        data = resp.json()["data"]
+    except (ValueError, KeyError, TypeError):
+        raise ProfileUnreadable("X answered without the user: run doctor again later") from None
+    return dict(data), resp.headers.get("x-access-level")
+
+
+def _x_messages(exc: Any) -> str:
+    messages = [str(m) for m in getattr(exc, "api_messages", []) if m]
+    return "; ".join(messages)[:300] or type(exc).__name__

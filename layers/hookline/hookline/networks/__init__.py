@@ -1,0 +1,1 @@
+"""Corporate networks behind one publishing port (port.py); one adapter module per network."""
