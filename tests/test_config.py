@@ -36,7 +36,7 @@ def test_every_problem_is_reported_with_its_field_path_and_exit_2(tmp_path):
     broken["feeds"][1]["url"] = "ftp://www.example.org/events"
     broken["feeds"][2]["colour"] = "red"
     broken["pacing"]["daily_cap"] = -1
-    del broken["account"]["user_id"]
+    del broken["accounts"]["x"]["user_id"]
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken))
 
@@ -50,7 +50,7 @@ def test_every_problem_is_reported_with_its_field_path_and_exit_2(tmp_path):
     assert "feeds[1].url: URL scheme should be 'http' or 'https'" in err
     assert "feeds[2].colour: Extra inputs are not permitted" in err
     assert "pacing.daily_cap: Input should be greater than or equal to 0" in err
-    assert "account.user_id: Field required" in err
+    assert "accounts.x.user_id: Field required" in err
     assert "5 problem(s)" in err
 
 
@@ -92,7 +92,7 @@ def test_export_writes_the_json_the_deployed_functions_read(tmp_path):
     assert code == 0 and "valid" in out
     exported = load_config(target)
     assert exported == load_config(ROOT / "config" / "hookline.yaml")
-    assert json.loads(target.read_text())["account"]["user_id"] == "1234567890"
+    assert json.loads(target.read_text())["accounts"]["x"]["user_id"] == "1234567890"
 
 
 def test_a_broken_config_stops_a_function_before_it_fetches_or_writes(lambda_env, web, dynamodb_local):

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 FALLBACK_CONFIG: dict[str, Any] = {
     "organisation": {"name": "Your organisation", "homepage": "https://www.example.org/", "timezone": "UTC"},
-    "account": {"handle": "example", "user_id": "1"},
+    "accounts": {"x": {"handle": "example", "user_id": "1"}},
     "approvers": [{"name": "Approver", "email": "approver@example.org"}],
     "feeds": [{"id": "example", "url": "https://www.example.org/feed"}],
 }
@@ -44,11 +44,25 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     own = sum(1 for f in config.feeds if f.source == "own")
     print(
         f"{args.file or default_config_path()}: OK: {len(config.feeds)} feeds ({own} own, {len(config.feeds) - own} "
-        f"partner), {len(config.approvers)} approvers, posting as @{config.account.bare_handle} "
-        f"(user id {config.account.user_id})",
+        f"partner), {len(config.approvers)} approvers, posting as {', '.join(_accounts(config))}",
         file=out,
     )
     return 0
+
+
+def _accounts(config: Config) -> list[str]:
+    accounts = config.accounts
+    named = []
+    if accounts.x:
+        named.append(f"@{accounts.x.bare_handle} on X (user id {accounts.x.user_id})")
+    if accounts.bluesky:
+        named.append(f"@{accounts.bluesky.bare_handle} on Bluesky ({accounts.bluesky.did})")
+    if accounts.mastodon:
+        host = accounts.mastodon.server.host
+        named.append(
+            f"@{accounts.mastodon.bare_acct}@{host} on Mastodon (account id {accounts.mastodon.account_id})"
+        )
+    return named
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

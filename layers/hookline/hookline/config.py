@@ -62,6 +62,8 @@ class Organisation(_Model):
     timezone: str = "UTC"
     # Hosts whose links count as the organisation's own (UTM tags go only on these).
     own_domains: list[str] = Field(default_factory=list)
+    # The posts' language (BCP 47): Bluesky's `langs`, Mastodon's `language`.
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
     @field_validator("timezone")
     @classmethod
@@ -94,6 +96,85 @@ class Account(_Model):
     @property
     def bare_handle(self) -> str:
         return self.handle.lstrip("@")
+
+
+DOMAIN_HANDLE = (
+    r"^@?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
+
+
+class BlueskyAccount(_Model):
+    """The corporate Bluesky account: posts go to this DID's repository only."""
+
+    handle: str = Field(pattern=DOMAIN_HANDLE, max_length=254, description="e.g. example-trust.bsky.social")
+    did: str = Field(
+        pattern=r"^did:(plc:[a-z2-7]{24}|web:[a-zA-Z0-9.%:-]+)$",
+        description="the account's DID (did:plc:...): the guard compares the session's DID with it",
+    )
+    app_password_secret: str = Field(
+        default="hookline/bluesky",
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description='Secrets Manager secret holding {"app_password": ...}',
+    )
+    # The account's PDS entryway; bsky.social for accounts made in the Bluesky app.
+    service: HttpUrl = HttpUrl("https://bsky.social")
+
+    @property
+    def bare_handle(self) -> str:
+        return self.handle.lstrip("@")
+
+
+class MastodonAccount(_Model):
+    """The corporate Mastodon account on its server."""
+
+    server: HttpUrl = Field(description="the server's base URL, e.g. https://mastodon.social")
+    account_id: str = Field(pattern=r"^[0-9]{1,20}$", description="verify_credentials' id (quote it)")
+    acct: str = Field(pattern=r"^@?[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.-]+)?$", description="e.g. ExampleTrust")
+    token_secret: str = Field(
+        default="hookline/mastodon",
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description='Secrets Manager secret holding {"access_token": ...}',
+    )
+    visibility: Literal["public", "unlisted", "private"] = "public"
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("server")
+    @classmethod
+    def _https(cls, value: HttpUrl) -> HttpUrl:
+        if value.scheme != "https" and value.host not in ("127.0.0.1", "localhost"):
+            raise ValueError("a Mastodon server is reached over https")
+        return value
+
+    @property
+    def bare_acct(self) -> str:
+        return self.acct.lstrip("@").split("@")[0]
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server).rstrip("/")
+
+
+class Accounts(_Model):
+    """Every corporate account hookline posts to: any of them, at least one."""
+
+    x: Account | None = None
+    bluesky: BlueskyAccount | None = None
+    mastodon: MastodonAccount | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Accounts:
+        if not self.configured:
+            raise ValueError("configure at least one corporate account (x, bluesky or mastodon)")
+        return self
+
+    @property
+    def configured(self) -> list[str]:
+        """Network names in posting order (x, bluesky, mastodon), as the page and the demo list them."""
+        return [name for name in ("x", "bluesky", "mastodon") if getattr(self, name) is not None]
 
 
 class Approver(_Model):
@@ -356,9 +437,13 @@ class Polling(_Model):
     skip_record_days: int = Field(default=30, ge=1)
 
 
+class NoXAccount(AttributeError):
+    """Code that posts to X asked for the X account, and the config has none."""
+
+
 class Config(_Model):
     organisation: Organisation
-    account: Account
+    accounts: Accounts
     approvers: Annotated[list[Approver], Field(min_length=1)]
     feeds: Annotated[list[FeedConfig], Field(min_length=1)]
     rule_sets: dict[str, RuleSet] = Field(default_factory=lambda: {"publications": RuleSet()})
@@ -367,6 +452,34 @@ class Config(_Model):
     approval: Approval = Field(default_factory=Approval)
     notifications: Notifications = Field(default_factory=Notifications)
     polling: Polling = Field(default_factory=Polling)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_account(cls, data: object) -> object:
+        # Configs from before Bluesky and Mastodon name one X account as `account:`.
+        if isinstance(data, dict) and "account" in data:
+            if "accounts" in data:
+                raise ValueError(
+                    "account: both `account` and `accounts` are set; move `account:` under `accounts:` as `x:`"
+                )
+            data = {**data, "accounts": {"x": data["account"]}}
+            del data["account"]
+        elif isinstance(data, dict) and "accounts" not in data:
+            raise ValueError(
+                "accounts: missing; name the corporate accounts under `accounts:` (x, bluesky, mastodon)"
+            )
+        return data
+
+    @property
+    def account(self) -> Account:
+        """The corporate X account (the X adapter's)."""
+        if self.accounts.x is None:
+            raise NoXAccount("no X account is configured (accounts.x)")
+        return self.accounts.x
+
+    @property
+    def networks(self) -> list[str]:
+        return self.accounts.configured
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
