@@ -58,6 +58,8 @@ class Post:
     link: str
     first_attempt_at: datetime
     record_key: str | None = None
+    # An earlier attempt may have reached the network: the adapter must not make a second post.
+    after_ambiguous: bool = False
     lang: str | None = None
     card: Card | None = None
     extra: dict[str, str] = field(default_factory=dict)
