@@ -237,6 +237,16 @@ def test_edit_and_approve_posts_the_edited_text_and_records_before_and_after(api
             id="too long",
         ),
         pytest.param(
+            lambda d: "Thanks @someone " + d.post_link,
+            "The edited post cannot be posted: the post would carry the mention @someone",
+            id="a mention the organisation's template did not add",
+        ),
+        pytest.param(
+            lambda d: "See " + d.post_link + " and https://elsewhere.com/x",
+            "the post links to https://elsewhere.com/x as well",
+            id="a second link",
+        ),
+        pytest.param(
             lambda d: "😀" * 129 + " " + d.post_link,
             "The edited post is 282 characters as X counts them",
             id="emoji count double",

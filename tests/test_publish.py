@@ -665,3 +665,26 @@ def test_a_rate_limit_reset_far_in_the_future_holds_publishing_for_a_day_at_most
 
     # Then publishing waits a day, not a year
     assert store.limit_state().until == NOW + timedelta(hours=24)
+
+
+def test_a_post_that_would_mention_someone_is_refused_before_x_and_the_run_carries_on(
+    store, publisher, x_api
+):
+    # Given an approved draft whose text mentions someone (an old draft, or a path that
+    # skipped compose), and an ordinary one approved after it
+    bad = approved(store, "Thanks @someone and $TSLA for the data", at=NOW - timedelta(hours=2))
+    good = approved(store, "New research report on river quality", at=NOW - timedelta(hours=1))
+
+    # When the publisher runs
+    report = publisher.run()
+
+    # Then X never saw the bad text, and the good one was posted
+    assert creates(x_api) == [good.text]
+    assert report.failed == [bad.id]
+    # And the draft says why, in words a person can act on
+    failed = store.get_draft(bad.id)
+    assert failed.state is State.FAILED
+    assert "mention @someone" in failed.failure
+    assert "cashtag $TSLA" in failed.failure
+    # And only the post that reached X was paid for
+    assert month_cents(store) == 20

@@ -86,6 +86,14 @@ def test_a_non_web_link_is_shown_as_text_never_as_a_link(page):
     assert "javascript:alert(1)" in shown
 
 
+def test_the_destination_host_is_drawn_plainly_beside_the_shortened_link(page):
+    # Given a post whose link X shows cut to 23 characters
+    link = "https://reports.partner-example.org/2026/very/long/path/to/the/report"
+    shown = page(link=link, post_link=link, text=f"Partner report {link}").html
+    # Then the approver reads where it really goes, not only its first 23 characters
+    assert 'The link goes to <strong class="host">reports.partner-example.org</strong>' in shown
+
+
 def test_the_page_loads_nothing_from_anywhere(page):
     shown = page().html
     # no scripts, no external stylesheets, images, fonts or frames: only the inline, hashed style

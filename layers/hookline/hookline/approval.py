@@ -413,13 +413,19 @@ class Approvals:
         return f"This draft was {what}, so it cannot be {VERB[action]} now."
 
     def _check_edit(self, draft: Draft, edited: str) -> tuple[str, int]:
-        from hookline.compose import clean_text, weighted_length
+        from hookline.compose import allowed_entities, clean_text, post_problems, weighted_length
 
         text = clean_text(edited, neutralise=False)
         if not text:
             raise Invalid("The edited post is empty. Write the post, or reject the draft.")
         if draft.post_link not in text:
             raise Invalid(f"The edited post must keep the link {draft.post_link} exactly as it is.")
+        # The same check the publisher makes just before posting: refused here, the approver
+        # can fix it now rather than find the draft FAILED later.
+        allowed = allowed_entities(self.config, self.config.feed(draft.feed_id), draft.partner)
+        problems = post_problems(text, link=draft.post_link, allowed=allowed)
+        if problems:
+            raise Invalid(f"The edited post cannot be posted: {'; '.join(problems)}.")
         length = weighted_length(text)
         if length > MAX_LENGTH:
             raise Invalid(

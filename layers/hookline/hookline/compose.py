@@ -145,9 +145,24 @@ def _without_overlaps(entities: list[tuple[int, int, str, str]]) -> list[tuple[i
     return kept
 
 
+@lru_cache(maxsize=1)
+def _hashtag_patterns() -> tuple[Any, Any]:
+    """X's validHashtag (and, wider, any sign that could start one), with `regex` for \\p{L}."""
+    import regex
+
+    word = r"[\p{L}\p{M}\p{Nd}_\u200c\u200d]"
+    before = r"(?:^|(?<=[^&\p{L}\p{M}\p{Nd}_\u200c\u200d]))"
+    valid = regex.compile(before + rf"([#＃])(?![\ufe0f\u20e3])({word}*[\p{{L}}\p{{M}}]{word}*)(?![#＃]|://)")
+    like = regex.compile(before + rf"[#＃]+(?={word}*[\p{{L}}\p{{M}}])")
+    return valid, like
+
+
 def x_entities(text: str) -> list[tuple[int, int, str, str]]:
-    """URLs, mentions and cashtags as X would parse them: (start, end, kind, value)."""
+    """URLs, mentions, cashtags and hashtags as X would parse them: (start, end, kind, value)."""
     found = [(s, e, "url", u) for s, e, u in url_spans(text)]
+    if "#" in text or "＃" in text:
+        for m in _hashtag_patterns()[0].finditer(text):
+            found.append((m.start(1), m.end(2), "hashtag", m.group(2)))
     if any(sign in text for sign in _AT_SIGNS):
         for m in _X_MENTION.finditer(text):
             if not _X_END_MENTION.match(text, m.end()):
@@ -165,6 +180,32 @@ def x_mentions(text: str) -> list[str]:
 
 def x_cashtags(text: str) -> list[str]:
     return [value for _, _, kind, value in x_entities(text) if kind == "cashtag"]
+
+
+def x_hashtags(text: str) -> list[str]:
+    return [value for _, _, kind, value in x_entities(text) if kind == "hashtag"]
+
+
+def neutralise_hashtags(text: str, allowed: frozenset[str] = frozenset()) -> str:
+    """Remove the # of a hashtag feed text would add, unless it is one of the organisation's
+    own (`allowed`, casefolded, without the sign). Outside URLs only, as for mentions."""
+    if "#" not in text and "＃" not in text:
+        return text
+    like = _hashtag_patterns()[1]
+    word = re.compile(r"[^\W]+|[\u200c\u200d]+")
+    while True:
+        urls = [(s, e) for s, e, _ in url_spans(text)] if "." in text else []
+        cut: set[int] = set()
+        for m in like.finditer(text):
+            if any(s <= m.start() < e for s, e in urls):
+                continue
+            tag = word.match(text, m.end())
+            if tag and len(m.group(0)) == 1 and tag.group(0).casefold() in allowed:
+                continue
+            cut.update(range(m.start(), m.end()))
+        if not cut:
+            return text
+        text = "".join(ch for i, ch in enumerate(text) if i not in cut)
 
 
 def neutralise_entities(text: str) -> str:
@@ -413,27 +454,30 @@ def _clipped(text: str) -> tuple[str, bool]:
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
 
 
-def hook_text(value: str, *, neutralise_mentions: bool, prefixes: list[str]) -> tuple[str, bool]:
+def hook_text(
+    value: str, *, neutralise_mentions: bool, prefixes: list[str], tags: frozenset[str] = frozenset()
+) -> tuple[str, bool]:
     raw, cut = _capped(value)
     decoded = _TAG.sub(" ", decode_entities(raw))
     text, clipped = _clipped(clean_text(decoded, neutralise=False))
     cut = cut or clipped
     text = drop_links(text)
     if neutralise_mentions:
-        text = " ".join(neutralise_entities(text).split())
+        text = " ".join(neutralise_hashtags(neutralise_entities(text), tags).split())
     return _strip_prefixes(text, prefixes), cut
 
 
 def make_hook(entry: Entry, feed: FeedConfig, config: Config) -> Hook:
     compose = config.compose
+    tags = own_hashtags(config)
     title, cut = hook_text(
-        entry.title, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes
+        entry.title, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes, tags=tags
     )
     if is_weak_title(title, compose.weak_titles) and entry.summary:
         raw, _ = _capped(entry.summary)
         sentence = first_sentence(clean_text(decode_entities(raw), neutralise=False))
         sentence, scut = hook_text(
-            sentence, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes
+            sentence, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes, tags=tags
         )
         if sentence.endswith(".") and not sentence.endswith(".."):
             sentence = sentence[:-1]  # a headline has no full stop
@@ -694,6 +738,135 @@ def _with_tags(template: str, fields: dict[str, str], hook: str, when: str, tags
     return render(template, {**fields, "hook": hook, "when": when}) + " " + joined
 
 
+# -- the final check ----------------------------------------------------------------------
+
+# Characters that have no place in a web address's host part: a space or an @ there lets
+# feed text out of the link ("http://@someone @partner-host/" posts a live @partner), and
+# control or direction-changing characters make the approver read a different host.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def link_refusal(link: str) -> str | None:
+    """Why a link cannot be posted (its host part is not a plain host), or None."""
+    _, sep, rest = link.partition("://")
+    if not sep:
+        return None
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    shown = link[:120].encode("unicode_escape").decode("ascii")
+    if not authority:
+        why = "no host"
+    elif "@" in authority or "＠" in authority:
+        why = "a user name (@) before its host"
+    elif any(ch.isspace() for ch in authority):
+        why = "a space in its host"
+    elif any(ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf") for ch in authority):
+        why = "control or direction-changing characters in its host"
+    elif "\\" in authority or "%" in authority:
+        why = "escaped characters in its host"
+    else:
+        return None
+    return (
+        f"the link {shown} has {why}; refused, because X could read part of it as a mention or a second link"
+    )
+
+
+def _unlinked_host(link: str) -> bool:
+    import ipaddress
+
+    try:
+        host = urlsplit(link).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def own_hashtags(config: Config) -> frozenset[str]:
+    """The organisation's hashtags (compose.hashtags), casefolded and without the sign."""
+    return frozenset(tag.lstrip("#＃").casefold() for tag in config.compose.hashtags.values())
+
+
+@lru_cache(maxsize=64)
+def _template_entities(words: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for text in words:
+        for _, _, kind, value in x_entities(_PLACEHOLDER.sub("  ", text)):
+            if kind != "url":
+                found.add((kind, value.casefold()))
+    return frozenset(found)
+
+
+def allowed_entities(
+    config: Config, feed: FeedConfig | None, partner: str | None = None
+) -> frozenset[tuple[str, str]] | None:
+    """The mentions, cashtags and hashtags the organisation's own words put into a post:
+    its templates, its name, the partner's name and its hashtags. None when the feed is
+    trusted with its own mentions (`neutralise_mentions: false`)."""
+    if feed is not None and not feed.neutralise_mentions:
+        return None
+    templates = config.compose.templates
+    words = [
+        templates.own_publication,
+        templates.partner_publication,
+        templates.own_event,
+        templates.partner_event,
+        config.organisation.name,
+        *config.compose.hashtags.values(),
+    ]
+    if feed is not None:
+        words += [feed.template or "", feed.partner or ""]
+    if partner:
+        words.append(partner)
+    return _template_entities(tuple(words))
+
+
+def post_problems(text: str, *, link: str, allowed: frozenset[tuple[str, str]] | None) -> list[str]:
+    """What is wrong with a post as X would read it: it must link exactly once, to the entry's
+    own link, and mention, cashtag or tag only what the organisation's own words added.
+
+    Run on every composed post and again on the final text just before it is posted, so no
+    path (an approver's edit, a when-phrase refreshed, a bug) posts what this refuses.
+    A bare site name X also links ("Amazon.com" in a headline) is a name and is allowed; an
+    address with a scheme, "www.", a path or a user name is a second link and is not.
+    """
+    problems = []
+    refusal = link_refusal(link)
+    if refusal:
+        problems.append(refusal)
+    entities = x_entities(text)
+    own = [value for _, _, kind, value in entities if kind == "url" and value == link]
+    if not own and text.count(link) == 1 and _unlinked_host(link):
+        own = [link]  # X links no IP address or localhost (the local stack): the text is the link
+    if len(own) != 1:
+        problems.append(f"the post must link to {link[:200]} exactly once (it does {len(own)} times)")
+    for _, _, kind, value in entities:
+        if kind == "url":
+            if value == link:
+                continue
+            lowered = value.lower()
+            if "://" in lowered or lowered.startswith("www.") or any(ch in lowered for ch in "/?@#:"):
+                problems.append(f"the post links to {value[:200]} as well as the entry's own link")
+        elif allowed is not None and (kind, value.casefold()) not in allowed:
+            sign = {"mention": "@", "cashtag": "$", "hashtag": "#"}[kind]
+            problems.append(
+                f"the post would carry the {kind} {sign}{value[:60]}, "
+                "which the organisation's template did not add"
+            )
+    return problems
+
+
+def final_check(text: str, *, link: str, allowed: frozenset[tuple[str, str]] | None) -> None:
+    """ComposeError (with every reason) unless the post passes `post_problems`."""
+    problems = post_problems(text, link=link, allowed=allowed)
+    if problems:
+        raise ComposeError("; ".join(dict.fromkeys(problems)))
+
+
 def compose(
     entry: Entry, feed: FeedConfig, config: Config, now: datetime, *, template: str | None = None
 ) -> Composed:
@@ -704,6 +877,9 @@ def compose(
     """
     if not entry.link:
         raise ComposeError("the entry has no http(s) link")
+    refusal = link_refusal(entry.link)
+    if refusal:
+        raise ComposeError(refusal)
     hook = make_hook(entry, feed, config)
     if not hook.text:
         if not (entry.title.strip() or entry.summary.strip()):
@@ -729,7 +905,9 @@ def compose(
     if entry.event:
         when = describe_when(entry.event, config, now)
         widest_when = max(when_variants(entry.event, config, now), key=weighted_length)
-        venue, _ = hook_text(entry.event.venue or "", neutralise_mentions=neutral, prefixes=[])
+        venue, _ = hook_text(
+            entry.event.venue or "", neutralise_mentions=neutral, prefixes=[], tags=own_hashtags(config)
+        )
         fields["venue"] = shorten(venue, lambda v: weighted_length(v) <= VENUE_MAX) if venue else ""
 
     def text_for(h: str, when_text: str) -> str:
@@ -755,4 +933,5 @@ def compose(
     length = weighted_length(text)
     if length > limit or link not in text:  # pragma: no cover - guarded by construction above
         raise ComposeError(f"internal: the composed post does not fit ({length}) or lost its link")
+    final_check(text, link=link, allowed=allowed_entities(config, feed))
     return Composed(text=text, weighted_length=length, hook=text_hook, link=link, when=when or None)

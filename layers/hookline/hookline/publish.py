@@ -62,6 +62,8 @@ RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1)
 MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
 MAX_REFUSALS_PER_RUN = 2  # X refusing post after post is likely not the posts' fault
 MAX_WEIGHTED_LENGTH = 280
+# A reason kept on a draft: enough to read, never enough to push the item towards 400 KB.
+MAX_REASON = 1000
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
 RATE_LIMIT_LONGEST = timedelta(hours=24)
 # Longest an attempt can take: connect + read timeouts, plus the DynamoDB writes around it.
@@ -483,6 +485,7 @@ class Outcome(enum.Enum):
     AMBIGUOUS = "ambiguous"  # X may have posted (and billed) it
     GAVE_UP_AMBIGUOUS = "gave up, ambiguous"
     STOP = "stop"  # not sent, rate limit, usage cap, credentials
+    BLOCKED = "blocked"  # hookline refused it before X saw it: FAILED
 
     @property
     def keeps_reservation(self) -> bool:
@@ -510,6 +513,13 @@ def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
     return {"text": text, "weighted_length": weighted_length(text)}
 
 
+def _final_problems(draft: Draft, config: Config) -> list[str]:
+    from hookline.compose import allowed_entities, post_problems
+
+    allowed = allowed_entities(config, config.feed(draft.feed_id), draft.partner)
+    return post_problems(draft.text, link=draft.post_link, allowed=allowed)
+
+
 def _attempt(
     store: Store,
     network: Network,
@@ -533,6 +543,17 @@ def _attempt(
 
     def finish(to: State, changes: dict[str, Any], reason: str) -> bool:
         return _finish(store, claimed, attempt, to, changes=changes, reason=reason)
+
+    problems = _final_problems(claimed, config)
+    if problems:
+        # The last word before X: whatever path the text took (an edit, a refreshed
+        # when-phrase, an old draft composed before a rule existed), nothing is posted that
+        # links anywhere but the entry or mentions or tags what the organisation did not add.
+        reason = "not posted: " + "; ".join(problems)
+        if finish(State.FAILED, {"failure": reason[:MAX_REASON], "retries": 0}, reason[:MAX_REASON]):
+            report.failed.append(draft.id)
+        log.error("draft refused before posting", extra={"draft_id": draft.id, "reason": reason[:MAX_REASON]})
+        return Outcome.BLOCKED
 
     try:
         result = network.post(

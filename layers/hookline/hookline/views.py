@@ -74,6 +74,24 @@ def _web_url(value: str | None) -> str | None:
     return value if scheme in ("http", "https") else None
 
 
+def _link_host(value: str | None) -> str:
+    """The host a link really goes to, as the browser would read it: what an approver must
+    see plainly, since the post shows only the first 23 characters of the link."""
+    from urllib.parse import urlsplit
+
+    if not value:
+        return ""
+    try:
+        host = urlsplit(value).hostname or ""
+    except ValueError:
+        return "(not a valid address)"
+    try:
+        shown = host.encode("ascii").decode("idna") if host.isascii() else host
+    except UnicodeError:
+        shown = host
+    return shown if shown == host else f"{shown} ({host})"
+
+
 def _usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
@@ -91,6 +109,7 @@ def _env() -> jinja2.Environment:
     env.filters["ago"] = _ago
     env.filters["usd"] = _usd
     env.filters["web_url"] = _web_url
+    env.filters["link_host"] = _link_host
     return env
 
 
