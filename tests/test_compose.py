@@ -685,3 +685,67 @@ def test_the_readme_examples_are_exactly_what_compose_writes():
     section = readme[readme.index("## What the posts look like") : readme.index("## Deploying")]
     for item, feed in examples:
         assert f"`{compose(item, feed, cfg, NOW).text}`" in section
+
+
+# -- hooks from summaries read like headlines ----------------------------------------------------
+
+
+def test_a_summary_with_no_full_stop_gives_a_headline_cut_at_a_clause_not_a_280_character_hook():
+    # Given a weak title and a summary that is one long run-on sentence
+    summary = (
+        "Our new analysis of river quality across the Fens shows that nitrate levels fell for the third "
+        "year running, while phosphate stayed stubbornly high in the lower reaches near Ely and the "
+        "drainage boards say more money is needed for monitoring"
+    )
+    text = post("Update", summary=summary)
+    hook = text.split(" https://")[0]
+    # Then the hook is its first clause, as a headline would be
+    assert hook == (
+        "Our new analysis of river quality across the Fens shows that nitrate levels fell for the third year running"
+    )
+    assert len(hook) <= 160
+
+
+def test_a_summary_with_no_clause_break_is_cut_at_a_word_with_an_ellipsis():
+    summary = " ".join(["river"] * 30 + ["quality"] * 30)
+    hook = post("News", summary=summary).split(" https://")[0]
+    assert hook.endswith("…") and len(hook) <= 151
+    assert hook[:-1].split()[-1] in ("river", "quality")
+
+
+@pytest.mark.parametrize(
+    ("summary", "why"),
+    [
+        ("A. Smith, B. Jones, C. Patel, D. Okafor, E. Wright and F. Li", "a list of names"),
+        ("£50 from Ann, £20 from Bob, £15 from Cai, £10 from Dee", "a list of amounts"),
+        ("| year | nitrate | phosphate |\n|------|---------|-----------|\n| 2025 | 3.1 | 0.4 |", "table"),
+        ("2025: 3.1 / 0.4 / 7.7 / 12.9 / 44.0 / 0.001", "numbers or symbols"),
+    ],
+)
+def test_a_weak_title_whose_summary_is_no_headline_is_kept_or_skipped_with_the_reason(summary, why):
+    # A title that is a headline, only short, is posted as it is
+    assert post("Annual report 2026", summary=summary).startswith("Annual report 2026 https://")
+    # A one- or two-character title with such a summary is skipped, saying why
+    with pytest.raises(ComposeError) as caught:
+        post("i", summary=summary)
+    assert str(caught.value).startswith("the title 'i' is too short to be a headline")
+    assert why in str(caught.value)
+
+
+def test_a_one_or_two_character_title_is_weak_and_gives_way_to_the_summary():
+    assert post("Q3", summary=SUMMARY).startswith("The council has published its plan to reach net zero by 2035 ")
+    with pytest.raises(ComposeError, match="too short to be a headline"):
+        post("i")
+
+
+@pytest.mark.parametrize(
+    ("title", "hook"),
+    [
+        ("Lorem ipsum dolor sit amet#8230; more", "Lorem ipsum dolor sit amet… more"),
+        ("The trust#039;s annual report for 2026", "The trust's annual report for 2026"),
+        ("Broken &#xZZ; and &bogus; references in a title", "Broken and references in a title"),
+        ("A lost #1234567; reference that names nothing", "A lost reference that names nothing"),
+    ],
+)
+def test_broken_entities_are_repaired_or_removed_never_posted(title, hook):
+    assert post(title).split(" https://")[0] == hook

@@ -336,6 +336,27 @@ def decode_entities(text: str) -> str:
     return text
 
 
+# A reference that lost its "&" on the way ("amet#8230;", "#039;s"), or one that cannot be
+# decoded: repaired when it names a character, removed otherwise, never posted as it is.
+_LOST_AMPERSAND = re.compile(r"(?<!&)#(?:([0-9]{2,7})|[xX]([0-9a-fA-F]{2,6}));")
+_UNDECODED = re.compile(r"&#?[A-Za-z0-9]{1,32};")
+
+
+def repair_entities(text: str) -> str:
+    """Decode references, including ones a feed broke, and drop what still is not text."""
+
+    def lost(m: re.Match[str]) -> str:
+        code = int(m.group(1)) if m.group(1) else int(m.group(2), 16)
+        try:
+            char = chr(code)
+        except (ValueError, OverflowError):
+            return ""
+        return char if char.isprintable() and not 0xD800 <= code <= 0xDFFF else ""
+
+    text = _LOST_AMPERSAND.sub(lost, decode_entities(text))
+    return _UNDECODED.sub("", text)
+
+
 _LEADS_TO_LINK = re.compile(r"(?:\b(?:at|via|see|on|from|here)\b\s*:?\s*)$", re.IGNORECASE)
 
 
@@ -431,6 +452,7 @@ def _capped(value: str) -> tuple[str, bool]:
 class Hook:
     text: str
     cut: bool = False  # the source was longer than RAW_CAP: an ellipsis is owed
+    skip: str | None = None  # why there is no headline, for the skip record
 
 
 def _clipped(text: str) -> tuple[str, bool]:
@@ -458,7 +480,7 @@ def hook_text(
     value: str, *, neutralise_mentions: bool, prefixes: list[str], tags: frozenset[str] = frozenset()
 ) -> tuple[str, bool]:
     raw, cut = _capped(value)
-    decoded = _TAG.sub(" ", decode_entities(raw))
+    decoded = _TAG.sub(" ", repair_entities(raw))
     text, clipped = _clipped(clean_text(decoded, neutralise=False))
     cut = cut or clipped
     text = drop_links(text)
@@ -467,22 +489,78 @@ def hook_text(
     return _strip_prefixes(text, prefixes), cut
 
 
+# A summary-derived hook is a headline, not a paragraph: its first sentence or clause, at
+# most this long (cut back to a clause break or a word).
+HOOK_FROM_SUMMARY_MAX = 150
+_CLAUSE_BREAK = re.compile(r"\s*(?:[;:–—]|\s-\s|,)\s+")
+# A title this short ("i", "Q3") says nothing alone.
+TOO_SHORT = 2
+
+
+def _headline_problem(text: str) -> str | None:
+    """Why `text` does not read like a headline (None when it does): lists of names or
+    amounts, tables, numbers. Reasons are written for the skip record."""
+    words = text.split()
+    if len(words) < 3:
+        return "it has fewer than three words"
+    visible = [ch for ch in text if not ch.isspace()]
+    letters = sum(ch.isalpha() for ch in visible)
+    if letters < 0.6 * len(visible):
+        return "it is mostly numbers or symbols (a table?)"
+    if re.search(r"[|+]\s*[-=]{3,}|[-=]{4,}|(?:\|[^|]*){3,}", text):
+        return "it looks like a table"
+    segments = [seg for seg in re.split(r"\s*[,;|·•]\s*|\s+(?:and|&)\s+", text) if seg.strip()]
+    if len(segments) >= 4:
+        sizes = sorted(len(seg.split()) for seg in segments)
+        short = sizes[len(sizes) // 2] <= 3
+        capitalised = sum(
+            all(w[:1].isupper() or not w[:1].isalpha() for w in seg.split()) for seg in segments
+        )
+        amounts = sum(bool(re.search(r"[£$€¥]\s?\d|\d+(?:[.,]\d+)?\s?(?:%|k\b)", seg)) for seg in segments)
+        if short and capitalised >= 0.75 * len(segments):
+            return "it reads like a list of names"
+        if short and amounts >= 0.5 * len(segments):
+            return "it reads like a list of amounts"
+    return None
+
+
+def headline_from(sentence: str) -> str:
+    """The first sentence as a headline: at most HOOK_FROM_SUMMARY_MAX characters, ending
+    at the last clause break that keeps most of it, else at a word with an ellipsis."""
+    if sentence.endswith(".") and not sentence.endswith(".."):
+        sentence = sentence[:-1]  # a headline has no full stop
+    if len(sentence) <= HOOK_FROM_SUMMARY_MAX:
+        return sentence
+    head = sentence[: HOOK_FROM_SUMMARY_MAX + 1]
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(head) if m.start() >= 60]
+    if breaks:
+        return _trim_end(sentence[: breaks[-1]])
+    space = head.rfind(" ")
+    return _trim_end(head[: space if space > 40 else HOOK_FROM_SUMMARY_MAX]) + ELLIPSIS
+
+
 def make_hook(entry: Entry, feed: FeedConfig, config: Config) -> Hook:
     compose = config.compose
     tags = own_hashtags(config)
     title, cut = hook_text(
         entry.title, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes, tags=tags
     )
-    if is_weak_title(title, compose.weak_titles) and entry.summary:
+    too_short = 0 < sum(not ch.isspace() for ch in title) <= TOO_SHORT
+    if not (is_weak_title(title, compose.weak_titles) or too_short):
+        return Hook(title, cut=cut)
+    problem = "it is empty" if not entry.summary.strip() else None
+    if entry.summary.strip():
         raw, _ = _capped(entry.summary)
-        sentence = first_sentence(clean_text(decode_entities(raw), neutralise=False))
-        sentence, scut = hook_text(
+        sentence = first_sentence(clean_text(repair_entities(raw), neutralise=False))
+        sentence, _ = hook_text(
             sentence, neutralise_mentions=feed.neutralise_mentions, prefixes=compose.strip_prefixes, tags=tags
         )
-        if sentence.endswith(".") and not sentence.endswith(".."):
-            sentence = sentence[:-1]  # a headline has no full stop
-        if sentence and len(sentence.split()) > len(title.split()):
-            return Hook(sentence, cut=scut)
+        problem = _headline_problem(sentence)
+        if problem is None and len(sentence.split()) > len(title.split()):
+            return Hook(headline_from(sentence))
+    if too_short or (not title and entry.summary.strip()):
+        shown = f"the title {title!r} is too short to be a headline" if title else "the entry has no title"
+        return Hook("", skip=f"{shown}, and the summary is no headline either ({problem or 'too short'})")
     return Hook(title, cut=cut)
 
 
@@ -881,6 +959,8 @@ def compose(
     if refusal:
         raise ComposeError(refusal)
     hook = make_hook(entry, feed, config)
+    if hook.skip:
+        raise ComposeError(hook.skip)
     if not hook.text:
         if not (entry.title.strip() or entry.summary.strip()):
             raise ComposeError("the entry has no title")
