@@ -733,7 +733,9 @@ def test_a_weak_title_whose_summary_is_no_headline_is_kept_or_skipped_with_the_r
 
 
 def test_a_one_or_two_character_title_is_weak_and_gives_way_to_the_summary():
-    assert post("Q3", summary=SUMMARY).startswith("The council has published its plan to reach net zero by 2035 ")
+    assert post("Q3", summary=SUMMARY).startswith(
+        "The council has published its plan to reach net zero by 2035 "
+    )
     with pytest.raises(ComposeError, match="too short to be a headline"):
         post("i")
 
