@@ -80,23 +80,25 @@ def test_pause_needs_a_reason(store, dynamodb_local, capsys):
 
 
 def test_an_unknown_stack_is_a_clear_error(aws):
-    with pytest.raises(SystemExit) as exited:
-        run("pause", "--stack", "no-such-stack", "--reason", "x")
-    assert (
-        str(exited.value.code)
-        == "hookline: cannot read stack no-such-stack: Stack with id no-such-stack does not exist"
+    code, out, err = run("pause", "--stack", "no-such-stack", "--reason", "x")
+    assert code == 2
+    assert err == (
+        "hookline: there is no stack 'no-such-stack' in eu-west-2: check the name "
+        "(`aws cloudformation list-stacks`) or add --region REGION\n"
     )
+    assert out == ""
 
 
 def test_a_stack_without_a_table_output_is_a_clear_error(aws):
     aws.stack_outputs["other-app"] = {"BucketName": "b"}
-    with pytest.raises(SystemExit) as exited:
-        run("resume", "--stack", "other-app")
-    assert "has no TableName output" in str(exited.value.code)
+    code, _, err = run("resume", "--stack", "other-app")
+    assert code == 2
+    assert err.startswith("hookline: stack other-app has no TableName output, so it is not a hookline stack")
 
 
 def test_without_a_stack_or_table_it_says_what_to_pass(monkeypatch):
     monkeypatch.delenv("HOOKLINE_TABLE", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        run("resume")
-    assert "--stack NAME, or --table NAME" in str(exited.value.code)
+    code, _, err = run("resume")
+    assert code == 2
+    assert "--stack NAME, or --table NAME" in err
+    assert "the commands `make demo` printed" in err

@@ -78,7 +78,10 @@ def test_a_partner_feed_must_name_the_partner(tmp_path):
 def test_unreadable_and_non_yaml_files_are_clear_errors(tmp_path):
     code, _, err = run("validate-config", str(tmp_path / "missing.yaml"))
     assert code == 2
-    assert "cannot read the file" in err
+    assert (
+        err
+        == f"hookline: no config file at {tmp_path / 'missing.yaml'}: pass --config FILE (or set HOOKLINE_CONFIG), or run from the repository's root, where config/hookline.yaml is\n"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("organisation: [unclosed\n")
     code, _, err = run("validate-config", str(bad))

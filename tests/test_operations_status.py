@@ -158,9 +158,10 @@ def test_a_stack_that_does_not_exist_is_a_clear_error_not_a_traceback(deployed, 
 
     # When the operator asks for its status
     out, err = io.StringIO(), io.StringIO()
-    with pytest.raises(SystemExit) as stopped:
-        main(["status", "--stack", STACK, "--config", str(path)], out=out, err=err)
+    code = main(["status", "--stack", STACK, "--config", str(path)], out=out, err=err)
 
-    # Then the command stops with a message naming the stack
-    assert f"cannot read stack {STACK}" in str(stopped.value.code)
-    assert "does not exist" in str(stopped.value.code)
+    # Then the command stops with one sentence naming the stack and what to check
+    assert code == 2
+    assert err.getvalue().startswith(f"hookline: there is no stack '{STACK}' in eu-west-2: check the name")
+    assert "Traceback" not in err.getvalue()
+    assert out.getvalue() == ""

@@ -11,10 +11,26 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hookline.clock import utc_now
-from hookline.config import Config, ConfigError, default_config_path, load_config, parse_config
+from hookline.config import (
+    Config,
+    ConfigError,
+    ConfigNotFound,
+    default_config_path,
+    load_config,
+    parse_config,
+)
 
 if TYPE_CHECKING:
     from hookline.store import Store
+
+# DynamoDB Local accepts any credentials and region; these are what the demo uses.
+LOCAL_REGION = "eu-west-2"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+class CliError(Exception):
+    """A mistake in how the command was run: one sentence saying what is wrong and what to type."""
+
 
 FALLBACK_CONFIG: dict[str, Any] = {
     "organisation": {"name": "Your organisation", "homepage": "https://www.example.org/", "timezone": "UTC"},
@@ -36,6 +52,9 @@ def _config(path: str | None, *, fallback: bool = False, err: TextIO = sys.stder
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         config = load_config(args.file)
+    except ConfigNotFound as exc:
+        print(f"hookline: {exc.sentence()}", file=err)
+        return 2
     except ConfigError as exc:
         print(f"{exc.source}: {len(exc.problems)} problem(s)", file=err)
         for problem in exc.problems:
@@ -125,31 +144,88 @@ def _print_human(line: Any, out: TextIO) -> None:
         print(text, file=out)
 
 
-def _store(args: argparse.Namespace) -> Store:
+def _is_local(endpoint: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    if not endpoint:
+        return False
+    try:
+        host = urlsplit(endpoint).hostname or ""
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _session(args: argparse.Namespace, endpoint: str | None) -> Any:
+    """A boto3 session for the command: the user's AWS settings, or, for DynamoDB Local (an
+    endpoint on this machine), the dummy region and credentials it accepts when none are set."""
     import boto3
+
+    session = boto3.session.Session(region_name=getattr(args, "region", None) or None)
+    if _is_local(endpoint):
+        region = session.region_name or LOCAL_REGION
+        if session.get_credentials() is None:
+            return boto3.session.Session(
+                region_name=region,
+                aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+            )
+        return boto3.session.Session(region_name=region)
+    if session.region_name is None:
+        raise CliError(
+            "no AWS region is set: add --region REGION (e.g. --region eu-west-2) or set AWS_REGION"
+        )
+    if session.get_credentials() is None:
+        raise CliError(
+            "no AWS credentials found: run `aws configure` (or `aws sso login`), or set AWS_PROFILE, "
+            "then check with `aws sts get-caller-identity`"
+        )
+    return session
+
+
+def _client(session: Any, service: str, endpoint: str | None = None) -> Any:
+    from botocore.config import Config as BotoConfig
+
+    # A command line answers quickly or says why: no minutes of retries against a dead endpoint.
+    config = BotoConfig(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"})
+    return session.client(service, endpoint_url=endpoint or None, config=config)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from hookline.store import Store
 
     table = args.table or os.environ.get("HOOKLINE_TABLE")
     endpoint = getattr(args, "endpoint", None) or os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT")
+    session = _session(args, endpoint)
     if args.stack:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        cfn = boto3.client("cloudformation")
+        cfn = _client(session, "cloudformation")
         try:
             outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
         except ClientError as exc:
-            raise SystemExit(
-                f"hookline: cannot read stack {args.stack}: {exc.response['Error']['Message']}"
-            ) from None
+            message = exc.response["Error"].get("Message", "")
+            if "does not exist" in message:
+                raise CliError(
+                    f"there is no stack {args.stack!r} in {session.region_name}: check the name "
+                    "(`aws cloudformation list-stacks`) or add --region REGION"
+                ) from None
+            raise CliError(f"cannot read stack {args.stack}: {message}") from None
         except BotoCoreError as exc:
-            raise SystemExit(f"hookline: cannot read stack {args.stack}: {exc}") from None
+            raise CliError(f"cannot read stack {args.stack}: {exc}") from None
         table = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "TableName"), None)
         if not table:
-            raise SystemExit(f"stack {args.stack} has no TableName output; is it a hookline stack?")
+            raise CliError(
+                f"stack {args.stack} has no TableName output, so it is not a hookline stack: "
+                "pass the stack `sam deploy` created (see samconfig.toml)"
+            )
     if not table:
-        raise SystemExit("say which deployment: --stack NAME, or --table NAME (or set HOOKLINE_TABLE)")
-    return Store(table, client=boto3.client("dynamodb", endpoint_url=endpoint or None))
+        raise CliError(
+            "say which deployment: --stack NAME, or --table NAME (or set HOOKLINE_TABLE); "
+            "for the demo, use the commands `make demo` printed"
+        )
+    args.resolved = {"table": table, "endpoint": endpoint, "region": session.region_name}
+    return Store(table, client=_client(session, "dynamodb", endpoint))
 
 
 def cmd_pause(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -212,17 +288,15 @@ def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Check a deployed stack end to end (see hookline.doctor); writes nothing anywhere."""
-    import boto3
-
     from hookline.doctor import run
     from hookline.feeds import Fetcher
 
     config = load_config(args.config)
     fetcher = Fetcher.for_polling(config.polling)  # each feed checked within the poll's own limits
-    session = boto3.session.Session(region_name=args.region)
+    session = _session(args, None)
 
     def client(service: str) -> Any:
-        return session.client(service)  # type: ignore[call-overload]
+        return session.client(service)
 
     return run(
         args.stack,
@@ -262,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--stack", help="CloudFormation stack name of the deployment")
         p.add_argument("--table", help="DynamoDB table name (instead of --stack)")
         p.add_argument("--endpoint", help="DynamoDB endpoint URL (DynamoDB Local)")
+        p.add_argument("--region", help="AWS region (default: your AWS CLI profile's, or AWS_REGION)")
 
     for name, text in (
         ("pause", "hold all publishing at once (crisis switch)"),
@@ -305,7 +380,63 @@ def build_parser() -> argparse.ArgumentParser:
     deployment(p)
     p.add_argument("feed", help="feed id from the config")
     p.set_defaults(func=cmd_rebaseline)
+    _add_debug(parser)
     return parser
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    """`--debug` on every command, where people type it (after the command, not before)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_debug(child)
+            return
+    parser.add_argument("--debug", action="store_true", help="show the traceback of any failure")
+
+
+def _explain(exc: Exception, args: argparse.Namespace) -> str | None:
+    """One sentence for an AWS or connection failure the user can fix, or None (a real bug)."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    where = getattr(args, "resolved", {})
+    if isinstance(exc, NoRegionError):
+        return "no AWS region is set: add --region REGION (e.g. --region eu-west-2) or set AWS_REGION"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no AWS credentials found: run `aws configure` (or `aws sso login`), or set AWS_PROFILE, "
+            "then check with `aws sts get-caller-identity`"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        endpoint = where.get("endpoint")
+        if endpoint:
+            return (
+                f"nothing answers at {endpoint}: is `make demo` still running? "
+                "Use the --endpoint it printed at start-up"
+            )
+        return f"cannot reach AWS ({exc}): check your network and --region"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        if code == "ResourceNotFoundException" and where.get("table"):
+            at = where.get("endpoint") or f"region {where.get('region')}"
+            return (
+                f"there is no table {where['table']!r} at {at}: check --table "
+                "(the demo prints its table name; a deployment's is found with --stack NAME)"
+            )
+        if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"):
+            return (
+                f"AWS did not accept your credentials ({error.get('Message', code)}): "
+                "refresh them (`aws sso login`) and check with `aws sts get-caller-identity`"
+            )
+        if code in ("AccessDeniedException", "AccessDenied"):
+            return f"AWS refused: {error.get('Message', code)}; use a role allowed to read the stack"
+    return None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -314,8 +445,26 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, out, err))
+    except ConfigNotFound as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"hookline: {exc.sentence()}", file=err)
+        return 2
     except ConfigError as exc:
+        if getattr(args, "debug", False):
+            raise
         print(f"hookline: config {exc.source} is not usable:", file=err)
         for problem in exc.problems:
             print(f"  {problem}", file=err)
+        return 2
+    except CliError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"hookline: {exc}", file=err)
+        return 2
+    except Exception as exc:
+        sentence = _explain(exc, args)
+        if sentence is None or getattr(args, "debug", False):
+            raise
+        print(f"hookline: {sentence} (--debug shows the traceback)", file=err)
         return 2

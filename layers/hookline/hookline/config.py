@@ -49,6 +49,16 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
+class ConfigNotFound(ConfigError):
+    """No file at the config path: the commonest first mistake, so it gets its own sentence."""
+
+    def sentence(self) -> str:
+        return (
+            f"no config file at {self.source}: pass --config FILE (or set {CONFIG_ENV}), or run from the "
+            f"repository's root, where {DEFAULT_CONFIG_PATH} is"
+        )
+
+
 class _Model(BaseModel):
     # A misspelt key is the commonest config mistake; never ignore one silently.
     # defer_build: the schemas are built once, with Config's, when the first config is read,
@@ -549,6 +559,8 @@ def load_config(path: str | Path | None = None) -> Config:
     target = Path(path) if path else default_config_path()
     try:
         text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigNotFound(str(target), ["no such file"]) from None
     except OSError as exc:
         raise ConfigError(str(target), [f"cannot read the file: {exc.strerror or exc}"]) from None
     if target.suffix == ".json":
