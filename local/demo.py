@@ -20,12 +20,15 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from local import dynamodb
 from local.bridge import Bridge, LambdaContext, load_event
+from local.hosts import SAMPLE_HOST, map_hosts
 from local.sample import serve_sample
+from local.startup import startup_block
 from local.webserver import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +58,8 @@ def demo_config(feed_url: str, base: Path) -> Path:
             "end": "23:59:59",
         },
     }
-    data.setdefault("organisation", {}).setdefault("own_domains", []).append("127.0.0.1")
+    own = data.setdefault("organisation", {}).setdefault("own_domains", [])
+    own.append(urlsplit(feed_url).hostname or "127.0.0.1")
     STATE.mkdir(exist_ok=True)
     path = STATE / "demo-config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -94,7 +98,9 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
         table = ddb.create_table("hookline-demo")
         web = WebServer().start()
         started.append(web)
-        feed_url = feed or serve_sample(web)
+        if not feed:
+            map_hosts({SAMPLE_HOST: "127.0.0.1"})  # see local/hosts.py: X counts such links as links
+        feed_url = feed or serve_sample(web, host=SAMPLE_HOST)
         config = demo_config(feed_url, ROOT / "config" / "hookline.yaml")
         os.environ.update(
             {
@@ -128,10 +134,15 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
 
         services = Services(read_settings())
         signer: LinkSigner = services.signer
-        print(f"hookline demo: watching {feed_url}", flush=True)
-        print(
-            f"hookline demo: approvals on {bridge.base_url} (the approvals function behind a local HTTP API)"
-        )
+        for line in startup_block(
+            table=table,
+            endpoint=ddb.endpoint,
+            config=config,
+            feed_url=feed_url,
+            approvals=f"{bridge.base_url} (the approvals function behind a local HTTP API)",
+            sample_host=None if feed else SAMPLE_HOST,
+        ):
+            print(line, flush=True)
         for approver in services.config.approvers:
             print(f"queue link for {approver.name}:")
             print(signer.queue_url(signer.queue_token(approver.email)), flush=True)

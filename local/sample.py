@@ -115,8 +115,9 @@ def feed_xml(base: str, now: datetime | None = None) -> bytes:
     ).encode()
 
 
-def serve_sample(server: WebServer) -> str:
-    base = server.base_url
+def serve_sample(server: WebServer, host: str | None = None) -> str:
+    """Serve the sample site; its links name `host` (resolved to the server by local.hosts) if given."""
+    base = f"http://{host}:{server.server_address[1]}" if host else server.base_url
     server.add("/news/feed", Resource(body=lambda: feed_xml(base), etag=True))
     now = datetime.now(UTC)
     for slug, title, _category, _ago, summary, start_in, venue in ITEMS:
@@ -128,4 +129,4 @@ def serve_sample(server: WebServer) -> str:
             ),
         )
     server.add("/robots.txt", Resource(body=b"User-agent: *\nAllow: /\n", content_type="text/plain"))
-    return server.url("/news/feed")
+    return f"{base}/news/feed"

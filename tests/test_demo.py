@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from html import unescape
 
 import pytest
 
+from hookline import weighted_length
 from local.dynamodb import free_port
 from tests.support.paths import ROOT
 
@@ -40,6 +43,19 @@ def wait_for(lines: queue.Queue[str], pattern: str, seen: list[str], timeout: fl
     raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen[-40:]))
 
 
+def html_text(fragment: str) -> str:
+    """The post's text as the page shows it (the link is shown shortened; its href is the link)."""
+    fragment = re.sub(r'<a class="postlink" href="([^"]+)"[^>]*>.*?</a>', r"\1", fragment, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def typed(command: str) -> subprocess.CompletedProcess[str]:
+    """A command line run as a user would paste it: from the checkout, with no AWS settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("HOOKLINE_")}
+    env["PYTHONPATH"] = str(ROOT / "layers" / "hookline")  # the checkout under test's package
+    return subprocess.run(shlex.split(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
     port = free_port()
     env = {**os.environ, "PORT": str(port), "POLL_EVERY": "2", "PUBLISH_EVERY": "1"}
@@ -59,12 +75,47 @@ def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
     threading.Thread(target=_reader, args=(demo.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
+        # The start-up block says where the table is, and the commands to run against it
+        table = wait_for(lines, r"^  table:     (\S+) ", seen).group(1)
+        endpoint = wait_for(lines, r"^  endpoint:  (http://127\.0\.0\.1:\d+)$", seen).group(1)
+        config = wait_for(lines, r"^  config:    (\S+) ", seen).group(1)
+        assert config == ".local/demo-config.yaml"
+        status = wait_for(lines, r"^    (\S+ -m hookline status .*)$", seen).group(1)
+        pause = wait_for(lines, r"^    (\S+ -m hookline pause .*)$", seen).group(1)
+        resume = wait_for(lines, r"^    (\S+ -m hookline resume .*)$", seen).group(1)
+        assert f"--endpoint {endpoint} --table {table}" in status
+        assert f"--config {config}" in status
+
+        # Typed as printed, from a shell with no AWS settings at all, they work first time
+        ran = typed(status)
+        assert ran.returncode == 0, ran.stderr
+        assert re.search(r"^  (new|ok) +demo: last poll", ran.stdout, re.M), ran.stdout  # the demo's one feed
+        assert "Publishing: running" in ran.stdout
+        ran = typed(pause)
+        assert ran.returncode == 0, ran.stderr
+        assert re.fullmatch(r"publishing paused by .+ \(cli\): Trying the crisis switch\n", ran.stdout)
+        assert re.search(
+            r"^PAUSED by .+ \(cli\) at .+: Trying the crisis switch$", typed(status).stdout, re.M
+        )
+        ran = typed(resume)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.startswith("publishing resumed by ")
+        assert "Publishing: running" in typed(status).stdout
+
         # Each review link is a full URL on a line of its own
         link = wait_for(lines, rf"^(http://127\.0\.0\.1:{port}/drafts/[0-9a-f]+\?token=\S+)$", seen).group(1)
         with urllib.request.urlopen(link, timeout=10) as page:  # noqa: S310 - loopback only
             html = page.read().decode()
         assert page.status == 200
         assert 'name="action" value="approve"' in html
+        # The sample's links are on a host X counts as a link, so the page's count is X's
+        text = html_text(re.search(r'<p class="text">(.*?)</p>', html, re.S).group(1))
+        count = int(re.search(r"<strong>(\d+)/280</strong> characters as X counts them", html).group(1))
+        assert count == weighted_length(text)
+        [url] = re.findall(r"https?://\S+", text)
+        assert urllib.parse.urlsplit(url).hostname == "news.example.org"
+        assert count == len(text) - len(url) + 23
+        assert "(the link counts 23)" in html
 
         # Pressing Approve is a form POST with the button's action and the hidden token
         token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["token"][0]
@@ -76,6 +127,7 @@ def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
         # And the dry-run publisher prints the post
         post = wait_for(lines, r"^DRY-RUN POST: (.+)$", seen).group(1)
         assert "utm_source=x" in post
+        assert "http://news.example.org:" in post
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=30)
