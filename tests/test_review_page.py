@@ -113,3 +113,38 @@ def test_the_inline_style_is_the_one_the_csp_allows(page):
     css = re.search(r"<style>(.*?)</style>", shown, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
     assert f"style-src 'sha256-{digest}'" in security_headers()["Content-Security-Policy"]
+
+
+def test_the_page_says_the_link_counts_23_only_when_x_counts_it_as_a_link(page):
+    # A link on a real domain: X counts it 23, whatever its length
+    shown = page().html
+    assert "characters as X counts them (the link counts 23)" in shown
+
+    # A link to an IP address is not a link to X's counter: every character counts, and the
+    # page says so rather than claiming 23
+    raw = "http://127.0.0.1:8080/news/river-quality?utm_source=x&utm_medium=social&utm_campaign=hookline"
+    text = f"New research report: river quality in the Fens {raw}"
+    shown = page(identity="raw-ip", post_link=raw, text=text).html
+    count = int(re.search(r"<strong>(\d+)/280</strong>", shown).group(1))
+    assert count == len(text)  # X's weighted length: no 23 here
+    assert "(the link counts 23)" not in shown
+    assert "(X does not see a link in this post, so every character of it counts)" in shown
+
+
+@pytest.mark.parametrize(
+    ("waited", "shown"),
+    [
+        (timedelta(seconds=30), "under 2 minutes"),
+        (timedelta(seconds=100), "1 minute"),
+        (timedelta(minutes=5), "5 minutes"),
+        (timedelta(minutes=95), "1 hour"),
+        (timedelta(hours=5), "5 hours"),
+        (timedelta(days=3), "3 days"),
+    ],
+)
+def test_the_waiting_banner_counts_in_words_a_person_would_use(page, clock, waited, shown):
+    # Given a draft made `waited` before the approver opens it
+    clock.now = NOW + waited
+    html = page().html
+    # Then the banner says how long it has waited, singular when it is one
+    assert re.search(r"Waiting for a decision since [^(]+\(" + re.escape(shown) + r"\)", html), html

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from hookline.clock import parse_iso
+from hookline.clock import human_time, parse_iso
 from hookline.compose import ComposeError, compose
 from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_fetched
@@ -198,11 +198,12 @@ def assess(
     Keeping this in one place is why preview cannot say "draft" for an entry the poll skips.
     """
     rules = config.rule_sets[feed.rules]
-    judgement = judge(entry, feed, rules, now)
+    tz = config.organisation.tz
+    judgement = judge(entry, feed, rules, now, tz=tz)
     page = None
     if linkcheck is not None and (always_fetch or page_could_change(entry, judgement, feed, rules, now)):
         entry, page = with_page(entry, linkcheck)
-        judgement = judge(entry, feed, rules, now)
+        judgement = judge(entry, feed, rules, now, tz=tz)
         called_off = CALLED_OFF.get(page.event_status or "") if page else None
         if judgement.drafted and called_off:
             judgement = Judgement("skip", f"the linked page says the event is {called_off}", judgement.rule)
@@ -522,7 +523,7 @@ class Poller:
             raise refuse(f"the feed {feed_id!r} is no longer in the config")
         entry, page = with_page(entry_from_skip(record), self._run(None).linkcheck)
         if entry.event is not None and entry.event.start <= now:
-            raise refuse(f"the event started at {entry.event.start.isoformat()}")
+            raise refuse(f"the event started {human_time(entry.event.start, self.config.organisation.tz)}")
         reason = f"drafted by hand from a skip by {by} (the rules said: {record.get('reason', '')})"
         judgement = Judgement("draft", reason, record.get("rule"), record.get("term"))
         try:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
+from hookline.clock import human_time
 from hookline.config import FeedConfig, RuleSet
 from hookline.matching import Text, find_any
 from hookline.models import Entry, EventInfo, Judgement
@@ -74,8 +75,15 @@ def _age_days(delta: timedelta) -> str:
 
 
 def judge(
-    entry: Entry, feed: FeedConfig, rules: RuleSet, now: datetime, rule_name: str | None = None
+    entry: Entry,
+    feed: FeedConfig,
+    rules: RuleSet,
+    now: datetime,
+    rule_name: str | None = None,
+    *,
+    tz: tzinfo | None = None,
 ) -> Judgement:
+    """`tz`: the organisation's timezone, for the times a reason names (approvers read them)."""
     name = rule_name or feed.rules
     missing = _missing_fields(entry, rules)
     if missing:
@@ -84,7 +92,7 @@ def judge(
 
     if entry.event is not None and entry.event.start <= now:
         return Judgement(
-            "skip", f"the event started at {entry.event.start.isoformat()} (already under way)", name
+            "skip", f"the event started {human_time(entry.event.start, tz)} (already under way)", name
         )
 
     if rules.max_age_days is not None and entry.published is not None and entry.event is None:
@@ -109,7 +117,7 @@ def judge(
 
     if entry.event is not None:
         return Judgement(
-            "draft", f"an event starting {entry.event.start.isoformat()} (rule {name!r})", name, "event"
+            "draft", f"an event starting {human_time(entry.event.start, tz)} (rule {name!r})", name, "event"
         )
 
     if not rules.include_categories and not rules.include_keywords:

@@ -44,8 +44,9 @@ def security_headers() -> dict[str, str]:
 def _when(value: datetime | None, tz: Any = None) -> str:
     if value is None:
         return ""
-    local = value.astimezone(tz) if tz else value.astimezone(UTC)
-    return local.strftime("%a %-d %b %Y, %H:%M %Z").strip()
+    from hookline.clock import human_time
+
+    return human_time(value, tz or UTC)
 
 
 def _ago(value: datetime | None, now: datetime | None = None) -> str:
@@ -55,10 +56,14 @@ def _ago(value: datetime | None, now: datetime | None = None) -> str:
     if seconds < 90:
         return "under 2 minutes"
     if seconds < 5400:
-        return f"{seconds // 60} minutes"
+        return _count(seconds // 60, "minute")
     if seconds < 172800:
-        return f"{seconds // 3600} hours"
-    return f"{seconds // 86400} days"
+        return _count(seconds // 3600, "hour")
+    return _count(seconds // 86400, "day")
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
 def _web_url(value: str | None) -> str | None:
@@ -92,6 +97,13 @@ def _link_host(value: str | None) -> str:
     return shown if shown == host else f"{shown} ({host})"
 
 
+def _x_links(text: str) -> list[str]:
+    """The URLs X links (and counts as 23) in `text`: an IP-address or unknown-TLD link is not one."""
+    from hookline.compose import url_spans
+
+    return [url for _, _, url in url_spans(text)]
+
+
 def _usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
@@ -110,6 +122,7 @@ def _env() -> jinja2.Environment:
     env.filters["usd"] = _usd
     env.filters["web_url"] = _web_url
     env.filters["link_host"] = _link_host
+    env.filters["x_links"] = _x_links
     return env
 
 
