@@ -214,3 +214,64 @@ def test_preview_shows_the_terms_that_matched_and_with_explain_every_term_it_tri
 
 def load_rules(path: str) -> dict[str, Any]:
     return dict(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["rule_sets"]["publications"])
+
+
+def test_the_text_form_names_the_config_and_rules_it_judged_with(tmp_path):
+    source = council_feed(tmp_path)
+    config = config_file(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    with time_machine.travel(NOW, tick=False):
+        code = main(["preview", "--offline", "--config", config, source], out=out, err=err)
+    assert code == 0, err.getvalue()
+    first, second = out.getvalue().splitlines()[:2]
+    assert first == f"judged with {config}"
+    assert second == (
+        f"{source}: not a feed in the config, so judged as an own-organisation publication feed, "
+        "rules 'publications'"
+    )
+    # And --json says it on every line
+    with time_machine.travel(NOW, tick=False):
+        code, lines, _ = preview("--offline", "--json", "--config", config, source)
+    assert {(line["config"], line["rules"]) for line in lines} == {(config, "publications")}
+
+
+def test_outside_the_repository_it_says_it_fell_back_to_built_in_rules(tmp_path, monkeypatch):
+    # Given a directory with no config/hookline.yaml, and no HOOKLINE_CONFIG
+    source = council_feed(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOOKLINE_CONFIG", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    with time_machine.travel(NOW, tick=False):
+        code = main(["preview", "--offline", source], out=out, err=err)
+    # Then it still previews, and says plainly which rules it used and how to use the real ones
+    assert code == 0
+    assert err.getvalue() == (
+        "hookline: no config file at config/hookline.yaml, so this uses hookline's built-in defaults, "
+        "whose rules draft every entry with a title and link under 14 days old: pass --config FILE, "
+        "or run from the repository's root\n"
+    )
+    assert out.getvalue().startswith("judged with hookline's built-in defaults\n")
+    # the built-in rules draft the planning application the shipped rules would skip
+    assert "DRAFT Planning application 25/01234/FUL" in out.getvalue()
+
+
+def test_the_text_form_never_prints_a_titles_bidi_or_control_characters(web, tmp_path):
+    # Given titles that would reorder or rewrite the terminal line they are printed on
+    items = [
+        Item("Minutes \u202eslanif eht\u202c of the board", "minutes", category="Minutes"),
+        Item("Report \u2067on rivers\u2069 \u200bnow", "report"),
+    ]
+    web.add("/bidi.xml", rss(web.base_url, items, NOW))
+    out, err = io.StringIO(), io.StringIO()
+    with time_machine.travel(NOW, tick=False):
+        code = main(
+            ["preview", "--offline", "--config", config_file(tmp_path), web.url("/bidi.xml")],
+            out=out,
+            err=err,
+        )
+    text = out.getvalue()
+    assert code == 0, err.getvalue()
+    # Then each one is shown as its escape, visibly, and none reaches the terminal raw
+    assert "skip  Minutes \\u202eslanif eht\\u202c of the board" in text
+    assert "Report \\u2067on rivers\\u2069 \\u200bnow" in text
+    assert not any(ch in text for ch in "\u202e\u202c\u2067\u2069\u200b\x1b")

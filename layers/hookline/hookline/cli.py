@@ -40,13 +40,25 @@ FALLBACK_CONFIG: dict[str, Any] = {
 }
 
 
+BUILT_IN = "hookline's built-in defaults"
+
+
 def _config(path: str | None, *, fallback: bool = False, err: TextIO = sys.stderr) -> Config:
     if path is None and fallback and not default_config_path().exists():
+        config = parse_config(FALLBACK_CONFIG, BUILT_IN)
+        rules = config.rule_sets["publications"]
         print(
-            f"note: {default_config_path()} not found; using built-in defaults (pass --config FILE)", file=err
+            f"hookline: no config file at {default_config_path()}, so this uses {BUILT_IN}, whose rules "
+            f"draft every entry with a title and link under {rules.max_age_days:g} days old: pass "
+            "--config FILE, or run from the repository's root",
+            file=err,
         )
-        return parse_config(FALLBACK_CONFIG, "built-in defaults")
+        return config
     return load_config(path)
+
+
+def _config_name(path: str | None) -> str:
+    return str(path) if path else str(default_config_path())
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -97,9 +109,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from hookline.feeds import Fetcher
     from hookline.linkcheck import LinkChecker
-    from hookline.preview import SourceError, preview_source
+    from hookline.preview import SourceError, judged_by, preview_source, terminal_safe
 
     config = _config(args.config, fallback=True, err=err)
+    fell_back = args.config is None and not default_config_path().exists()
+    used = BUILT_IN if fell_back else _config_name(args.config)
+    if not args.json:
+        print(f"judged with {used}", file=out)
     fetcher = Fetcher.for_polling(config.polling)  # what preview reads, it reads as a poll would
     now = utc_now()
     linkcheck = None if args.offline else LinkChecker(fetcher, config.organisation.tz, clock=lambda: now)
@@ -124,14 +140,16 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return source, lines, None
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(args.sources)))) as pool:
-        for _source, lines, error in pool.map(run, args.sources):
+        for source, lines, error in pool.map(run, args.sources):
             if error:
                 failed += 1
                 print(f"hookline: {error}", file=err)
                 continue
+            if not args.json:
+                print(terminal_safe(f"{source}: {judged_by(source, config)}"), file=out)
             for line in lines:
                 if args.json:
-                    print(json.dumps(line.as_json(), ensure_ascii=False), file=out)
+                    print(json.dumps({**line.as_json(), "config": used}, ensure_ascii=False), file=out)
                 else:
                     _print_human(line, out)
     return 2 if failed else 0

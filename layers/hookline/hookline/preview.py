@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ class PreviewLine:
     post_link: str | None = None  # the link as posted (UTM tags on own links)
     matched: list[dict[str, str | None]] = dataclasses.field(default_factory=list)  # rule terms found
     tried: list[dict[str, str | None]] | None = None  # with --explain: every rule term looked for
+    rules: str = ""  # the rule set it was judged with
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -61,6 +63,16 @@ def feed_for(source: str, config: Config) -> FeedConfig:
         rules=rules,
         template=None,
         neutralise_mentions=True,
+    )
+
+
+def judged_by(source: str, config: Config) -> str:
+    """Which feed and rules a source is judged as: a source not in the config gets defaults."""
+    feed = feed_for(source, config)
+    if any(f is feed for f in config.feeds):
+        return f"feed {feed.id!r} of the config, rules {feed.rules!r}"
+    return (
+        f"not a feed in the config, so judged as an own-organisation publication feed, rules {feed.rules!r}"
     )
 
 
@@ -109,6 +121,7 @@ def preview_source(
         line = _line(source, entry, feed, config, judgement, now, page.as_json() if page else None)
         tried = tried_terms(entry, config.rule_sets[feed.rules])
         line.matched = [t.as_json() for t in tried if t.found is not None]
+        line.rules = feed.rules
         if explain:
             line.tried = [t.as_json() for t in tried]
         yield line
@@ -156,8 +169,24 @@ def _event_json(entry: Entry) -> dict[str, Any] | None:
     return entry.event.as_json()
 
 
+# What a terminal would act on rather than show: C0/C1 controls (a newline or an escape sequence
+# in a title), bidi overrides and isolates (which reorder the rest of the line, Trojan-Source
+# style) and invisible characters. ZWJ stays: it joins emoji.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def terminal_safe(text: str) -> str:
+    """Feed text as it may be printed to a terminal: each unsafe character shown as its escape."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def human_lines(line: PreviewLine) -> list[str]:
-    """The text form of one preview line: decision, reason, post, then each pre-flight check."""
+    """The text form of one preview line: decision, reason, post, then each pre-flight check.
+    Every line is terminal-safe: titles, reasons and checks quote feed text."""
+    return [terminal_safe(text) for text in _human_lines(line)]
+
+
+def _human_lines(line: PreviewLine) -> list[str]:
     mark = "DRAFT" if line.decision == "draft" else "skip "
     out = [f"{mark} {line.title or '(no title)'}", f"      why: {line.reason}"]
     if line.text:
