@@ -1,5 +1,5 @@
 """Every file of feedparser's own test corpus (well-formed, ill-formed, every encoding) through
-`python -m hookline preview SOURCE... --json --offline`, the contract in DESIGN.md.
+`python -m hookline preview SOURCE... --json --offline`, the contract in docs/design.md.
 
 The CLI's main() runs in-process with all files in one call, so the corpus costs seconds.
 """

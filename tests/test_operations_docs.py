@@ -15,7 +15,9 @@ from tests.test_operations_alarms import sections
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-DOCS = {"README.md": README, "docs/operations.md": OPERATIONS}
+DESIGN = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+DOCS = {"README.md": README, "docs/operations.md": OPERATIONS, "docs/design.md": DESIGN}
+MARKDOWN = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
 
 
@@ -41,7 +43,7 @@ def test_every_hookline_command_in_the_docs_exists_with_the_options_used(doc):
         parser.parse_args([a.strip('"') for a in args])  # exits (SystemExit) on an unknown command or option
 
 
-@pytest.mark.parametrize("doc", DOCS)
+@pytest.mark.parametrize("doc", [d for d in DOCS if d != "docs/design.md"])
 def test_every_environment_the_docs_deploy_is_in_samconfig(doc):
     envs = set(re.findall(r"--config-env (\w+)", DOCS[doc]))
     assert envs
@@ -101,3 +103,27 @@ def test_the_deploy_walkthrough_goes_from_credentials_to_an_approved_post_in_ord
             "XCredentialsSecretName=hookline/x-credentials"
             in SAMCONFIG[env]["deploy"]["parameters"]["parameter_overrides"]
         )
+
+
+@pytest.mark.parametrize("doc", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_in_the_docs_is_a_file_in_the_repository(doc):
+    # A fresh clone has only the repository: a link outside it (../shared/...) is dead there
+    text = doc.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'<img src="([^"]+)"', text)
+    relative = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:|#", t)]
+    assert relative or doc.name != "README.md"
+    for target in relative:
+        path = (doc.parent / target).resolve()
+        assert path.is_relative_to(ROOT), f"{doc.name} links {target}, outside the repository"
+        assert path.exists(), f"{doc.name} links {target}, which does not exist"
+
+
+def test_the_readme_sends_the_reader_to_the_design_in_the_repository():
+    assert "[docs/design.md](docs/design.md)" in README
+    assert "](../" not in README
+    # and the design names the modules that exist
+    for module in re.findall(r"`([a-z_]+\.py)`", DESIGN):
+        found = list((ROOT / "layers" / "hookline" / "hookline").rglob(module)) + list(
+            (ROOT / "local").glob(module)
+        )
+        assert found, f"docs/design.md names {module}, which is not in the package or local/"

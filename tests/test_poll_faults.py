@@ -156,7 +156,7 @@ def writes_of_a_clean_poll(make: Any) -> list[str]:
 
 
 def test_a_clean_poll_makes_the_writes_the_scenarios_break(scenarios: Any) -> None:
-    # The write sequence each fault scenario walks through, in the order DESIGN.md requires:
+    # The write sequence each fault scenario walks through, in the order docs/design.md requires:
     # the draft (with its audit entry), each approver's notification marker, then seen markers.
     writes = writes_of_a_clean_poll(scenarios)
     assert writes == [

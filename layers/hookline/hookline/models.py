@@ -23,7 +23,7 @@ class State(StrEnum):
     FAILED = "FAILED"
 
 
-# The edges of DESIGN.md's state machine; store.transition refuses anything else.
+# The edges of the state machine in docs/design.md; store.transition refuses anything else.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.APPROVED, State.REJECTED, State.EXPIRED}),
     State.APPROVED: frozenset({State.PUBLISHING, State.REJECTED, State.EXPIRED}),

@@ -1,6 +1,6 @@
 """One poll: every configured feed, concurrently, each failure isolated to its feed.
 
-Order of writes per new entry (DESIGN.md, "Draft state machine"): the draft is
+Order of writes per new entry (docs/design.md, "The order of writes for a new entry"): the draft is
 created (conditional on not existing), the approvers are notified (idempotent per
 channel), and only then is the entry marked seen. A failure anywhere leaves the
 entry unseen and the feed's validators forgotten, so the next poll reads the whole
