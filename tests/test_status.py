@@ -88,7 +88,7 @@ def test_status_shows_each_feeds_last_poll_success_streak_drafts_and_alarms(
     # Then each feed shows its last poll, last success, failure streak and drafts made
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "Feeds:"
+    assert lines[0] == f"Feeds (from {config_path}):"
     assert (
         "  ok    news: last poll 2026-11-25 10:15 UTC, last success 2026-11-25 10:15 UTC, failure streak 0, drafts made 1"
         in lines
@@ -194,3 +194,41 @@ def test_rebaseline_of_an_unknown_feed_says_so(store: Store, dynamodb_local: Dyn
     code, _, err = cli("rebaseline", "nosuch", "--table", store.table, "--endpoint", dynamodb_local.endpoint)
     assert code == 2
     assert err == "hookline: feed 'nosuch' has never been polled in this deployment\n"
+
+
+def test_status_with_a_config_whose_feeds_this_table_never_polled_says_so(
+    store: Store, dynamodb_local: DynamoDBLocal, clock: Clock, tmp_path: Path
+) -> None:
+    # Given a table with drafts (the demo's), read with another config (the project's own)
+    from tests.conftest import NOW, base_config_data
+    from tests.support.drafts import add_draft
+
+    add_draft(store, NOW)
+    other = tmp_path / "hookline.yaml"
+    other.write_text(json.dumps(base_config_data()), encoding="utf-8")
+
+    # When the operator asks for its status
+    code, out, err = cli(
+        "status", "--table", store.table, "--endpoint", dynamodb_local.endpoint, "--config", str(other)
+    )
+
+    # Then it names the config it read, and says its feeds were never polled here
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"Feeds (from {other}):"
+    assert (
+        "  none of these feeds was ever polled in this table: is this the config the deployment uses? "
+        "(pass --config FILE; for the demo, the status command it printed)"
+    ) in lines
+    assert json.loads(
+        cli(
+            "status",
+            "--table",
+            store.table,
+            "--endpoint",
+            dynamodb_local.endpoint,
+            "--config",
+            str(other),
+            "--json",
+        )[1]
+    )["config"] == str(other)

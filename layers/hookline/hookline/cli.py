@@ -57,7 +57,10 @@ def _config(path: str | None, *, fallback: bool = False, err: TextIO = sys.stder
     return load_config(path)
 
 
-def _config_name(path: str | None) -> str:
+def _config_used(path: str | None) -> str:
+    """The config a command judged with, as it says so: the file, or the built-in defaults."""
+    if path is None and not default_config_path().exists():
+        return BUILT_IN
     return str(path) if path else str(default_config_path())
 
 
@@ -112,8 +115,7 @@ def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from hookline.preview import SourceError, judged_by, preview_source, terminal_safe
 
     config = _config(args.config, fallback=True, err=err)
-    fell_back = args.config is None and not default_config_path().exists()
-    used = BUILT_IN if fell_back else _config_name(args.config)
+    used = _config_used(args.config)
     if not args.json:
         print(f"judged with {used}", file=out)
     fetcher = Fetcher.for_polling(config.polling)  # what preview reads, it reads as a poll would
@@ -269,6 +271,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = _store(args)
     config = _config(args.config, fallback=True, err=err)
     report = status_report(store, config, utc_now(), skips=args.skips)
+    report["config"] = _config_used(args.config)
     if args.json:
         print(json.dumps(report, default=str, indent=2), file=out)
     else:

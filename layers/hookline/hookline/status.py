@@ -94,7 +94,8 @@ def _flag(feed: dict[str, Any]) -> str:
 
 
 def format_status(report: dict[str, Any]) -> str:
-    lines = ["Feeds:"]
+    source = report.get("config")
+    lines = [f"Feeds (from {source}):" if source else "Feeds:"]
     for f in report["feeds"]:
         lines.append(
             f"  {_flag(f)}{f['id']}: last poll {_t(f['last_poll'])}, last success {_t(f['last_success'])}, "
@@ -110,6 +111,17 @@ def format_status(report: dict[str, Any]) -> str:
             lines.append("        URL changed in the config: the next poll takes its entries as history")
         for skip in f.get("recent_skips", []):
             lines.append(f"        skipped {skip['title'][:60]!r}: {skip['reason']}")
+    if (
+        report["feeds"]
+        and all(f["last_poll"] is None for f in report["feeds"])
+        and any(report["drafts"].values())
+    ):
+        # The table has drafts but has never polled these feeds: the wrong config, most likely
+        # (config/hookline.yaml against the demo's table, whose config is .local/demo-config.yaml).
+        lines.append(
+            "  none of these feeds was ever polled in this table: is this the config the deployment "
+            "uses? (pass --config FILE; for the demo, the status command it printed)"
+        )
     lines.append("Drafts: " + ", ".join(f"{k} {v}" for k, v in report["drafts"].items()))
     oldest = report["oldest_pending"]
     if oldest:
