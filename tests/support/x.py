@@ -1,5 +1,5 @@
 """The X API v2, intercepted at requests' transport (the `responses` library) and answered
-from tweepy's recorded cassettes in ../shared/reference/x-api-cassettes.
+from tweepy's recorded cassettes in tests/reference/x-api-cassettes.
 
 Tests script what X answers to each create-post request and assert on exactly what
 was sent: method, URL, JSON body, OAuth 1.0a signature presence, timeouts.
