@@ -112,6 +112,8 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
                 "HOOKLINE_BASE_URL": f"http://127.0.0.1:{port}",
                 "HOOKLINE_PUBLISHER": "dry-run",
                 "HOOKLINE_NOTIFIER": "echo",
+                # The demo's feed links to pages on this machine's loopback server.
+                "HOOKLINE_ALLOW_PRIVATE_ADDRESSES": "true",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_SERVICE_NAME": "hookline",

@@ -151,10 +151,19 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def web() -> Iterator[WebServer]:
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
+    # The server's linked pages are on loopback, which is what the flag is for: links from
+    # feeds may reach them. Tests of the address guard itself unset it (see `guarded`).
+    monkeypatch.setenv("HOOKLINE_ALLOW_PRIVATE_ADDRESSES", "true")
     server = WebServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HOOKLINE_ALLOW_PRIVATE_ADDRESSES unset, as deployed: links at loopback are refused."""
+    monkeypatch.delenv("HOOKLINE_ALLOW_PRIVATE_ADDRESSES", raising=False)
 
 
 @pytest.fixture

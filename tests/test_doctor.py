@@ -627,3 +627,20 @@ def test_links_that_do_not_use_the_configured_custom_domain_fail(prod):
     assert checks["approval links"][0] == "FAIL"
     assert "not the custom domain approve.example.org" in checks["approval links"][1]
     assert code == 1
+
+
+def test_a_function_deployed_with_private_addresses_allowed_is_a_warning(prod):
+    # Given the poll function deployed with the local stack's flag (links may reach inside)
+    poll = next(name for name in prod.aws.functions if "PollFeeds" in name)
+    prod.aws.functions[poll]["HOOKLINE_ALLOW_PRIVATE_ADDRESSES"] = "true"
+
+    # When the doctor runs
+    code, checks, _ = prod.run()
+
+    # Then it warns, names the function and says what to do; the rest still passes
+    assert checks["link guard"] == (
+        "warn",
+        "HOOKLINE_ALLOW_PRIVATE_ADDRESSES is set on the poll function: links from feeds can reach "
+        "loopback and private addresses inside AWS; it is for the local stack only: remove it and redeploy",
+    )
+    assert code == 0

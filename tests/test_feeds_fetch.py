@@ -205,7 +205,7 @@ def test_an_http_error_is_reported_with_its_status(web: WebServer, status: int, 
 
 def test_a_refused_connection_is_reported() -> None:
     with pytest.raises(FetchError) as caught:
-        fetcher().get("http://127.0.0.1:9/feed.xml")
+        fetcher().get("http://127.0.0.1:9/feed.xml", configured=True)  # a configured feed
     assert str(caught.value) == "connection refused"
 
 

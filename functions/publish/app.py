@@ -61,6 +61,7 @@ def link_checker(s: Services) -> Any:
     must not eat the time the post itself needs."""
     from hookline.feeds import Fetcher, FetchLimits
     from hookline.linkcheck import preflight
+    from hookline.netguard import Guard
 
     polling = s.config.polling
     fetcher = Fetcher(
@@ -72,6 +73,7 @@ def link_checker(s: Services) -> Any:
             max_redirects=polling.max_redirects,
         ),
         maxsize=2,
+        guard=Guard(allow_private=s.settings.allow_private_addresses),
     )
     return lambda url: preflight(fetcher, url, s.config.organisation.tz, clock=s.clock)
 

@@ -295,6 +295,22 @@ class Doctor:
                 )
             else:
                 yield Check(OK, "approval links", f"start with {base}/drafts/")
+        yield from self.check_link_guard(envs)
+
+    def check_link_guard(self, envs: dict[str, dict[str, str]]) -> Iterator[Check]:
+        """A warning, not a failure: the functions work, but a partner's feed could make them
+        fetch the Lambda runtime API or anything else their network reaches."""
+        from hookline.netguard import ALLOW_PRIVATE_ENV, private_allowed
+
+        allowing = [FUNCTIONS[logical] for logical in FUNCTIONS if private_allowed(envs.get(logical, {}))]
+        if allowing:
+            yield Check(
+                WARN,
+                "link guard",
+                f"{ALLOW_PRIVATE_ENV} is set on the {', '.join(allowing)} function"
+                f"{'s' if len(allowing) > 1 else ''}: links from feeds can reach loopback and private "
+                "addresses inside AWS; it is for the local stack only: remove it and redeploy",
+            )
 
     # -- secrets -----------------------------------------------------------------------------------
 
@@ -522,7 +538,9 @@ class Doctor:
         url = str(feed.url)
         name = f"feed {feed.id}"
         try:
-            result = self.fetcher.get(url)
+            result = self.fetcher.get(
+                url, configured=True
+            )  # the config names it; its redirects elsewhere are guarded
         except FetchError as exc:
             return Check(
                 FAIL, name, f"{url}: {exc}; check feeds[{index}].url in {self.config_source}, or the site"

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from hookline import __version__
 from hookline.models import Entry, EventInfo
+from hookline.netguard import Guard, Refused, Unresolvable, normalise_host, private_allowed
 
 if TYPE_CHECKING:
     import urllib3
@@ -45,6 +46,16 @@ MAX_SUMMARY = 5000
 
 class FetchError(Exception):
     """The resource could not be fetched; the message says why, in words a person can act on."""
+
+
+class InternalAddressError(FetchError):
+    """A URL from feed content points at a loopback, private, link-local or other internal
+    address, and was refused before any connection was made (see hookline.netguard)."""
+
+    def __init__(self, detail: str, url: str) -> None:
+        super().__init__(f"the link points at an internal address ({detail}) and was not fetched")
+        self.detail = detail
+        self.url = url
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,13 @@ class FetchResult:
 
 
 class Fetcher:
-    """A bounded HTTP GET: timeouts, a byte cap, limited http(s)-only redirects, gzip.
+    """A bounded HTTP GET: timeouts, a byte cap, limited http(s)-only redirects, gzip, and
+    the address guard.
+
+    Every URL is guarded (hookline.netguard: resolved once, refused if any address is
+    internal, connected to by the checked address) unless the caller says the operator
+    named it: `get(url, configured=True)` for the configured feeds and `preview`'s SOURCE.
+    Even then a redirect that leaves that URL's host is guarded, hop by hop.
 
     One Fetcher is shared by every thread of a poll (urllib3's pool is thread-safe);
     `bounded(deadline)` gives a view of it that never runs past a poll's deadline.
@@ -93,11 +110,14 @@ class Fetcher:
         maxsize: int = 16,
         *,
         deadline: float | None = None,
+        guard: Guard | None = None,
     ):
         import urllib3
 
         self.limits = limits or FetchLimits()
         self.deadline = deadline
+        # Off unless HOOKLINE_ALLOW_PRIVATE_ADDRESSES says so (the local stack and tests).
+        self.guard = guard or Guard(allow_private=private_allowed())
         self._urllib3 = urllib3
         self.pool = pool or urllib3.PoolManager(
             num_pools=max(10, maxsize),
@@ -106,7 +126,7 @@ class Fetcher:
         )
 
     @classmethod
-    def for_polling(cls, polling: Polling) -> Fetcher:
+    def for_polling(cls, polling: Polling, *, guard: Guard | None = None) -> Fetcher:
         return cls(
             FetchLimits(
                 connect_timeout=polling.connect_timeout_seconds,
@@ -116,6 +136,7 @@ class Fetcher:
                 total_timeout=polling.fetch_timeout_seconds,
             ),
             maxsize=polling.concurrency,
+            guard=guard,
         )
 
     def bounded(self, deadline: float | None) -> Fetcher:
@@ -132,7 +153,10 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = FEED_ACCEPT,
         deadline: float | None = None,
+        configured: bool = False,
     ) -> FetchResult:
+        """GET `url`. `configured=True` only for a URL the operator named (a feed in the config,
+        a `preview` SOURCE): anything taken from feed content must stay guarded."""
         limits = self.limits
         end = time.monotonic() + limits.total_timeout
         too_slow = f"gave up after {limits.total_timeout:g}s (the server is too slow)"
@@ -146,6 +170,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        trusted = _host_of(url) if configured else None
         current = url
         visited = {url}
         redirects: list[str] = []
@@ -158,15 +183,18 @@ class Fetcher:
                 connect=min(limits.connect_timeout, remaining), read=min(limits.read_timeout, remaining)
             )
             try:
-                resp = self.pool.request(
-                    "GET",
-                    current,
-                    headers=headers,
-                    redirect=False,
-                    preload_content=False,
-                    decode_content=True,
-                    timeout=timeout,
-                )
+                if trusted is not None and _host_of(current) == trusted:
+                    resp = self.pool.request(
+                        "GET",
+                        current,
+                        headers=headers,
+                        redirect=False,
+                        preload_content=False,
+                        decode_content=True,
+                        timeout=timeout,
+                    )
+                else:
+                    resp = self._guarded(current, url, headers, timeout)
             except (self._urllib3.exceptions.HTTPError, ValueError) as exc:
                 if remaining < limits.read_timeout and _is_timeout(exc):
                     raise FetchError(too_slow) from None  # the deadline, not the server's pace
@@ -201,6 +229,51 @@ class Fetcher:
                     # request on a kept-alive connection: close it instead of reusing it.
                     resp.close()
                 resp.release_conn()
+
+    def _guarded(
+        self, current: str, original: str, headers: dict[str, str], timeout: Any
+    ) -> urllib3.BaseHTTPResponse:
+        """One request to `current`, connected to by the addresses the guard checked (never a
+        second lookup), with the URL's own host in Host, SNI and the certificate check."""
+        parts = urlsplit(current)
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError as exc:
+            raise FetchError(f"not a valid URL ({exc})") from None
+        try:
+            addresses = self.guard.addresses(host, port)
+        except Refused as exc:
+            detail = str(exc) if current == original else f"{exc}, reached by a redirect to {current[:200]}"
+            raise InternalAddressError(detail, current) from None
+        except Unresolvable:
+            raise FetchError("the host name does not resolve") from None
+        scheme = parts.scheme.lower()
+        server_name = normalise_host(host)
+        pool_kwargs = (
+            {"server_hostname": server_name, "assert_hostname": server_name} if scheme == "https" else {}
+        )
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # The Host header as the URL wrote it, without any userinfo (`user@host`).
+        sent = {**headers, "Host": parts.netloc.rpartition("@")[2]}
+        failure: Exception = FetchError("the host name does not resolve")
+        for address in addresses:
+            pool = self.pool.connection_from_host(address, port, scheme, pool_kwargs=pool_kwargs)
+            try:
+                return pool.urlopen(
+                    "GET",
+                    target,
+                    headers=sent,
+                    redirect=False,
+                    retries=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=True,
+                    timeout=timeout,
+                )
+            except self._urllib3.exceptions.NewConnectionError as exc:
+                failure = exc  # the next checked address, as a resolver's list is meant to be tried
+        raise failure
 
     def _read_capped(self, resp: urllib3.BaseHTTPResponse, end: float, too_slow: str) -> bytes:
         cap = self.limits.max_bytes
@@ -244,6 +317,13 @@ def _drain_small(resp: urllib3.BaseHTTPResponse) -> bool:
             return False
         return True
     return False
+
+
+def _host_of(url: str) -> str:
+    try:
+        return normalise_host(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -6,7 +6,9 @@ every check ends up in `PageCheck.checks` as {"ok": bool, "message": str}, which
 the review page and `preview` show as they are.
 
 The page is fetched with the feeds' own bounded client (timeouts, size cap,
-http(s)-only redirects), so a hostile page costs one check, not the run.
+http(s)-only redirects), so a hostile page costs one check, not the run. Its URL
+comes from feed content, so every fetch here (the page, each redirect, robots.txt) is
+guarded: a link at an internal address is refused unfetched (hookline.netguard).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from hookline.feeds import Fetcher, FetchError, _parse_when, plain_text
+from hookline.feeds import Fetcher, FetchError, InternalAddressError, _parse_when, plain_text
 from hookline.models import EventInfo
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -291,6 +293,8 @@ class PageCheck:
     checks: list[dict[str, Any]] = field(default_factory=list)
     event: EventInfo | None = None
     event_status: str | None = None
+    # Why the link was refused unfetched (an internal address), for the poll's log line.
+    refused: str | None = None
 
     def warn(self, message: str) -> None:
         self.checks.append({"ok": False, "message": message})
@@ -360,6 +364,10 @@ class LinkChecker:
         page = PageCheck(url=url)
         try:
             fetched = self.fetcher.get(url, accept=PAGE_ACCEPT)
+        except InternalAddressError as exc:
+            page.refused = str(exc)
+            page.warn(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return page
         except FetchError as exc:
             if str(exc).startswith("larger than"):
                 page.ok = True

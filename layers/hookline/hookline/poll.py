@@ -215,6 +215,18 @@ def with_page(entry: Entry, linkcheck: LinkChecker | None) -> tuple[Entry, PageC
     if linkcheck is None or not entry.link:
         return entry, None
     page = linkcheck.check(entry.link)
+    if page.refused:
+        # The draft is still made (the link is the partner's); whoever reads the log sees which
+        # feed tried to point hookline inside.
+        log.warning(
+            "link not fetched: internal address",
+            extra={
+                "feed": entry.feed_id,
+                "entry": entry.identity,
+                "link": entry.link[:300],
+                "why": page.refused,
+            },
+        )
     if entry.event is None and page.event is not None:
         entry = dataclasses.replace(entry, event=page.event)
     return entry, page
@@ -343,7 +355,7 @@ class Poller:
         etag = state.etag if state and not (first_sight or moved) else None
         last_modified = state.last_modified if state and not (first_sight or moved) else None
         try:
-            result = run.fetcher.get(url, etag=etag, last_modified=last_modified)
+            result = run.fetcher.get(url, etag=etag, last_modified=last_modified, configured=True)
         except FetchError as exc:
             return self._failed(feed, report, now, f"could not fetch {url}: {exc}")
         if result.not_modified and not (etag or last_modified):

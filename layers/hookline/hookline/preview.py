@@ -79,7 +79,7 @@ def judged_by(source: str, config: Config) -> str:
 def read_source(source: str, fetcher: Fetcher) -> tuple[bytes, dict[str, str], str]:
     if source.startswith(("http://", "https://")):
         try:
-            result = fetcher.get(source)
+            result = fetcher.get(source, configured=True)  # the operator named it
         except FetchError as exc:
             raise SourceError(source, f"cannot fetch: {exc}") from None
         return result.body, dict(result.headers), result.final_url

@@ -183,8 +183,11 @@ class Services:
         if "fetcher" in self.overrides:
             return self.overrides["fetcher"]  # type: ignore[no-any-return]
         from hookline.feeds import Fetcher
+        from hookline.netguard import Guard
 
-        return Fetcher.for_polling(self.config.polling)
+        return Fetcher.for_polling(
+            self.config.polling, guard=Guard(allow_private=self.settings.allow_private_addresses)
+        )
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -37,6 +37,9 @@ class Settings(BaseModel):
     dynamodb_endpoint: str | None = Field(alias="HOOKLINE_DYNAMODB_ENDPOINT", default=None)
     # The poll function, which the approvals function invokes to draft a skipped entry by hand.
     poll_function: str | None = Field(alias="HOOKLINE_POLL_FUNCTION", default=None)
+    # The local stack and tests only (they serve linked pages on loopback): lets links from
+    # feeds reach loopback and private addresses. template.yaml never sets it; doctor warns.
+    allow_private_addresses: bool = Field(alias="HOOKLINE_ALLOW_PRIVATE_ADDRESSES", default=False)
 
 
 class SettingsError(Exception):
