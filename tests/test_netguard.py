@@ -9,7 +9,6 @@ get); names resolve through an injected HostMap, as tests have no DNS.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +19,7 @@ from hookline.netguard import Guard, HostMap, Refused, Unresolvable, kind_of, li
 from hookline.settings import read_settings
 from local.webserver import Resource, WebServer
 from tests.support.feeds import page
+from tests.support.netguard import PartnerIsPublic
 
 LONDON = ZoneInfo("Europe/London")
 PUBLIC = "93.184.216.34"
@@ -33,19 +33,6 @@ def internal(guarded):
     server.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
     yield server
     server.stop()
-
-
-@dataclass(frozen=True)
-class PartnerIsPublic(Guard):
-    """`partner.example` stands for a partner's public server: it is a loopback listener here,
-    which the guard lets through for that name only, so what happens after it can be tested."""
-
-    partner: str = ""
-
-    def addresses(self, host: str, port: int) -> list[str]:
-        if host == "partner.example":
-            return [self.partner]
-        return super().addresses(host, port)
 
 
 def fetcher(guard: Guard | None = None) -> Fetcher:

@@ -32,6 +32,7 @@ ORDER = (
     "Approval killed at every call, then pressed again",
     "Two pollers and two publishers at once",
     "1,000 hostile feed entries and hostile servers",
+    "Links from feeds at internal addresses (SSRF)",
     "Hostile payloads rendered in Chromium",
     "Forged, tampered, expired, replayed and cross-draft links",
     "Mail scanners: GET, then a form submit without a click",

@@ -92,6 +92,9 @@ class System:
     workdir: Path
     overrides: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # The scenarios serve linked pages on loopback, as the local stack does; the SSRF
+    # scenario turns this off to run as deployed.
+    allow_private: bool = True
 
     def __post_init__(self) -> None:
         self.client = self.dynamodb.client()  # the client of the first container
@@ -115,6 +118,7 @@ class System:
             "HOOKLINE_APPROVERS_TOPIC": TOPIC,
             "HOOKLINE_X_SECRET": X_SECRET,
             "HOOKLINE_PUBLISHER": "x",
+            **({"HOOKLINE_ALLOW_PRIVATE_ADDRESSES": "true"} if self.allow_private else {}),
         }
 
     def services(self, client: Any = None, clock: Any = None) -> Services:
