@@ -205,6 +205,18 @@ def test_an_entity_expansion_bomb_is_refused_quickly() -> None:
     assert all(len(e.title) < 10_000 for e in entries)
 
 
+def test_a_quadratic_blowup_is_refused_by_the_parser_and_the_entry_stays_bounded() -> None:
+    # One 50 KB entity used 50,000 times: 2.5 GB if expanded, and no nesting for a depth limit to catch.
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]><rss version="2.0">'
+        "<channel><title>t</title><item><title>" + "&a;" * 50_000 + "</title><link>/n/x</link></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_feed(body, feed_id="news", url=BASE)
+    assert "amplification" in (parsed.problem or "")
+    assert all(len(e.title) <= 2000 for e in parsed.entries)
+
+
 def test_an_external_entity_is_never_read() -> None:
     body = (
         b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><rss version="2.0">'

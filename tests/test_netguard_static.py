@@ -40,7 +40,11 @@ RAW_CLIENTS: dict[str, tuple[set[str], str]] = {
     "layers/hookline/hookline/netguard.py": ({"socket"}, "name resolution and inet_aton, no connection"),
     "layers/hookline/hookline/notify.py": ({"urllib3"}, "POSTs to the webhook URL in the config"),
     "layers/hookline/hookline/xapi.py": ({"requests", "tweepy"}, "X's API, the corporate account's server"),
-    "layers/hookline/hookline/doctor.py": ({"requests", "tweepy"}, "X's API, to read the account's profile"),
+    "layers/hookline/hookline/networks/http.py": (
+        {"urllib3"},
+        "the corporate accounts' servers in the config (Bluesky's PDS, the Mastodon server); a card "
+        "image or any other URL from a page must be fetched with the Fetcher, not here",
+    ),
 }
 # (module, function) -> why the URL it fetches is one the operator named
 CONFIGURED: dict[tuple[str, str], str] = {

@@ -148,3 +148,23 @@ def test_the_waiting_banner_counts_in_words_a_person_would_use(page, clock, wait
     html = page().html
     # Then the banner says how long it has waited, singular when it is one
     assert re.search(r"Waiting for a decision since [^(]+\(" + re.escape(shown) + r"\)", html), html
+
+
+def test_a_link_the_guard_refused_shows_as_a_warning_on_the_review_page(page, guarded):
+    from zoneinfo import ZoneInfo
+
+    from hookline.feeds import Fetcher
+    from hookline.linkcheck import LinkChecker
+
+    # Given a partner's entry whose link points at the Lambda runtime API, pre-flighted as the poll does
+    link = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"
+    check = LinkChecker(Fetcher(), ZoneInfo("Europe/London")).check(link)
+
+    # When an approver opens its draft
+    shown = page(link=link, preflight=check.as_json()).html
+
+    # Then the page says, as a warning, that the link was not fetched
+    assert (
+        '<span class="mark">Warning:</span> The link points at an internal address '
+        "(127.0.0.1: loopback) and was not fetched." in shown
+    )
