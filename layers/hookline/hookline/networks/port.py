@@ -128,3 +128,24 @@ class Duplicate(NetworkError):
 
 class Refused(NetworkError):
     """The network refused this post (other 403, 400, 422): a person must look."""
+
+
+class WrongAccount(Unauthorized):
+    """The credentials work, but for another account than the configured corporate one."""
+
+    def __init__(self, message: str, seen: Identity) -> None:
+        super().__init__(message)
+        self.seen = seen
+
+
+def guard(network: Network, expected_id: str, expected_name: str) -> Identity:
+    """The corporate-account guard: the credentials must belong to the configured account
+    (X user id, Bluesky DID, Mastodon account id), or nothing posts to that network."""
+    me = network.whoami()
+    if me.user_id != expected_id:
+        raise WrongAccount(
+            f"the {network.name} credentials belong to {me.username or '?'} ({me.user_id}), not the corporate "
+            f"account {expected_name} ({expected_id}); nothing will be posted there",
+            me,
+        )
+    return me
