@@ -13,6 +13,7 @@ cost ~200 ms and ~20 ms, which a cold start that never composes should not pay.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import sys
@@ -48,10 +49,72 @@ BLACK_FLAG = "\U0001f3f4"  # base of the England/Scotland/Wales tag sequences
 @dataclass(frozen=True)
 class Composed:
     text: str
-    weighted_length: int
+    weighted_length: int  # as its network counts it (X's weighted length for X)
     hook: str
     link: str
     when: str | None = None  # the event's when-phrase as written into `text`
+    network: str = "x"
+    limit: int = 280
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one network counts a post, how long it may be, and the link's utm_source."""
+
+    network: str
+    limit: int
+    measure: Callable[[str], int]
+    utm_source: str | None = None  # None: compose.utm.source as configured (X's)
+
+
+BLUESKY_GRAPHEMES = 300
+BLUESKY_BYTES = 3000
+MASTODON_CHARACTERS = 500
+MASTODON_URL_WEIGHT = 23
+
+
+def graphemes(text: str) -> int:
+    import regex
+
+    return len(regex.findall(r"\X", text))
+
+
+def bluesky_length(text: str) -> int:
+    """Bluesky counts graphemes, the whole URL included (the app shortens it, the limit does not);
+    past 3000 UTF-8 bytes it refuses the post whatever the count."""
+    count = graphemes(text)
+    return count if len(text.encode("utf-8")) <= BLUESKY_BYTES else BLUESKY_GRAPHEMES + 1
+
+
+def mastodon_length(text: str, url_weight: int = MASTODON_URL_WEIGHT) -> int:
+    """Mastodon counts graphemes, and every URL as `url_weight` (the server's own setting)."""
+    spans = [(a, b) for a, b, url in url_spans(text) if "://" in url]
+    total, at = 0, 0
+    for start, end in spans:
+        total += graphemes(text[at:start]) + url_weight
+        at = end
+    return total + graphemes(text[at:])
+
+
+def x_rule(config: Config) -> Rule:
+    return Rule("x", config.compose.max_length, weighted_length)
+
+
+def rules_for(config: Config, mastodon_limits: tuple[int, int] | None = None) -> dict[str, Rule]:
+    """Each configured network's rule, in posting order. Mastodon's limits are the server's
+    (max_characters, URL weight) when known, else its defaults."""
+    rules: dict[str, Rule] = {}
+    for network in config.networks:
+        if network == "x":
+            rules[network] = x_rule(config)
+        elif network == "bluesky":
+            rules[network] = Rule("bluesky", BLUESKY_GRAPHEMES, bluesky_length, "bluesky")
+        elif network == "mastodon":
+            limit, weight = mastodon_limits or (MASTODON_CHARACTERS, MASTODON_URL_WEIGHT)
+            rules[network] = Rule(
+                "mastodon", limit, functools.partial(mastodon_length, url_weight=weight), "mastodon"
+            )
+    return rules
 
 
 class ComposeError(Exception):
@@ -614,8 +677,11 @@ def is_own_host(host: str, config: Config) -> bool:
     return any(host == own or host.endswith("." + own) for own in config.own_hosts)
 
 
-def post_link(link: str, feed: FeedConfig, config: Config, kind: Kind = "publication") -> str:
-    """The link as posted: UTM tags on the organisation's own pages only, existing query kept."""
+def post_link(
+    link: str, feed: FeedConfig, config: Config, kind: Kind = "publication", source: str | None = None
+) -> str:
+    """The link as posted: UTM tags on the organisation's own pages only, existing query kept.
+    `source` names the network (utm_source) when it is not X's configured one."""
     link = x_safe_link(link)
     utm = config.compose.utm
     parts = urlsplit(link)
@@ -624,7 +690,7 @@ def post_link(link: str, feed: FeedConfig, config: Config, kind: Kind = "publica
     present = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
     campaign = utm.campaign.replace("{feed}", feed.id).replace("{kind}", kind)
     wanted = [
-        ("utm_source", utm.source),
+        ("utm_source", source or utm.source),
         ("utm_medium", utm.medium),
         ("utm_campaign", campaign),
         ("utm_content", utm.content or ""),
@@ -946,9 +1012,16 @@ def final_check(text: str, *, link: str, allowed: frozenset[tuple[str, str]] | N
 
 
 def compose(
-    entry: Entry, feed: FeedConfig, config: Config, now: datetime, *, template: str | None = None
+    entry: Entry,
+    feed: FeedConfig,
+    config: Config,
+    now: datetime,
+    *,
+    template: str | None = None,
+    rule: Rule | None = None,
 ) -> Composed:
-    """The post for `entry`: at most `compose.max_length` as X counts, with its link intact.
+    """The post for `entry`: at most `compose.max_length` as X counts, with its link intact;
+    with `rule`, as that network counts and within its limit.
 
     Raises ComposeError (the reason the entry is skipped) when there is nothing to
     post: no title, nothing left of it once cleaned, or no link.
@@ -968,9 +1041,11 @@ def compose(
             "the title is empty once control characters, mentions and web addresses are removed"
         )
     kind: Kind = "event" if entry.event or feed.kind == "event" else "publication"
-    link = post_link(entry.link, feed, config, kind)
+    rule = rule or x_rule(config)
+    measure = rule.measure
+    link = post_link(entry.link, feed, config, kind, rule.utm_source)
     chosen = template or feed.template or config.compose.templates.for_entry(kind, feed.source)
-    limit = config.compose.max_length
+    limit = rule.limit
     neutral = feed.neutralise_mentions
     fields = {
         # Config text is the organisation's own words (a partner's @handle there is meant).
@@ -984,7 +1059,7 @@ def compose(
     widest_when = when = ""
     if entry.event:
         when = describe_when(entry.event, config, now)
-        widest_when = max(when_variants(entry.event, config, now), key=weighted_length)
+        widest_when = max(when_variants(entry.event, config, now), key=measure)
         venue, _ = hook_text(
             entry.event.venue or "", neutralise_mentions=neutral, prefixes=[], tags=own_hashtags(config)
         )
@@ -994,7 +1069,7 @@ def compose(
         return _with_tags(chosen, fields, h, when_text, [])
 
     def fits(h: str) -> bool:
-        return weighted_length(text_for(h, widest_when)) <= limit
+        return measure(text_for(h, widest_when)) <= limit
 
     text_hook = shorten(hook.text, fits, cut=hook.cut)
     if not text_hook and fields["venue"]:
@@ -1003,15 +1078,39 @@ def compose(
     if not text_hook:
         raise ComposeError(
             f"the template and link leave no room for a headline (the link alone counts "
-            f"{weighted_length(link)} of {limit})"
+            f"{measure(link)} of {limit})"
         )
     tags: list[str] = []
     for tag in _hashtags(entry, config, text_for(text_hook, when)):
-        if weighted_length(_with_tags(chosen, fields, text_hook, widest_when, [*tags, tag])) <= limit:
+        if measure(_with_tags(chosen, fields, text_hook, widest_when, [*tags, tag])) <= limit:
             tags.append(tag)
     text = _with_tags(chosen, fields, text_hook, when, tags)
-    length = weighted_length(text)
+    length = measure(text)
     if length > limit or link not in text:  # pragma: no cover - guarded by construction above
         raise ComposeError(f"internal: the composed post does not fit ({length}) or lost its link")
     final_check(text, link=link, allowed=allowed_entities(config, feed))
-    return Composed(text=text, weighted_length=length, hook=text_hook, link=link, when=when or None)
+    return Composed(
+        text=text,
+        weighted_length=length,
+        hook=text_hook,
+        link=link,
+        when=when or None,
+        network=rule.network,
+        limit=limit,
+    )
+
+
+def renditions(
+    entry: Entry,
+    feed: FeedConfig,
+    config: Config,
+    now: datetime,
+    *,
+    mastodon_limits: tuple[int, int] | None = None,
+) -> dict[str, Composed]:
+    """One post per configured network, from the same entry, each by its network's rule.
+    ComposeError when any cannot be made (the reasons that skip an entry hold for all)."""
+    return {
+        network: compose(entry, feed, config, now, rule=rule)
+        for network, rule in rules_for(config, mastodon_limits).items()
+    }

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hookline.compose import ComposeError, compose
+from hookline.compose import ComposeError, renditions
 from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_feed
 from hookline.linkcheck import LinkChecker
@@ -43,6 +43,8 @@ class PreviewLine:
     matched: list[dict[str, str | None]] = dataclasses.field(default_factory=list)  # rule terms found
     tried: list[dict[str, str | None]] | None = None  # with --explain: every rule term looked for
     rules: str = ""  # the rule set it was judged with
+    # Each configured network's rendition: {"text", "length", "limit"} as that network counts.
+    networks: dict[str, dict[str, Any]] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,11 +141,18 @@ def _line(
     text = None
     length = None
     link = None
+    networks = None
     decision, reason = judgement.decision, judgement.reason
     if judgement.drafted:
         try:
-            composed = compose(entry, feed, config, now)
+            # Mastodon's server limits are not asked here (preview requests only its sources):
+            # its defaults, 500 and 23 per URL.
+            made = renditions(entry, feed, config, now)
+            composed = made.get("x") or next(iter(made.values()))
             text, length, link = composed.text, composed.weighted_length, composed.link
+            networks = {
+                n: {"text": c.text, "length": c.weighted_length, "limit": c.limit} for n, c in made.items()
+            }
         except ComposeError as exc:
             decision, reason = "skip", str(exc)
     return PreviewLine(
@@ -160,6 +169,7 @@ def _line(
         published=entry.published.isoformat() if entry.published else None,
         preflight=preflight,
         post_link=link,
+        networks=networks,
     )
 
 
@@ -191,6 +201,9 @@ def _human_lines(line: PreviewLine) -> list[str]:
     out = [f"{mark} {line.title or '(no title)'}", f"      why: {line.reason}"]
     if line.text:
         out.append(f"      post ({line.weighted_length}/280): {line.text}")
+    for network, made in (line.networks or {}).items():
+        if network != "x":
+            out.append(f"      {network} ({made['length']}/{made['limit']}): {made['text']}")
     if line.event:
         out.append(
             f"      event: {line.event['start']}"
