@@ -9,6 +9,8 @@ get); names resolve through an injected HostMap, as tests have no DNS.
 from __future__ import annotations
 
 import logging
+import ssl
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -247,3 +249,47 @@ def test_the_template_never_sets_the_flag_and_the_demo_does():
     assert '"HOOKLINE_ALLOW_PRIVATE_ADDRESSES": "true"' in (ROOT / "local" / "demo.py").read_text(
         encoding="utf-8"
     )
+
+
+# -- https: connected by address, checked as the URL's host ----------------------------------
+
+TLS = Path(__file__).parent / "support" / "tls"  # a test CA and a certificate for partner.example only
+
+
+@pytest.fixture
+def tls_partner():
+    """An https server on loopback whose certificate (from the test CA) names partner.example."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "partner.pem", TLS / "partner.key")
+    server = WebServer()
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.add("/page", b"<html>ok</html>", content_type="text/html")
+    server.start()
+    yield server
+    server.stop()
+
+
+def tls_fetcher(names: dict[str, list[str]]) -> Fetcher:
+    import urllib3
+
+    pool = urllib3.PoolManager(num_pools=10, maxsize=4, retries=False, ca_certs=str(TLS / "ca.pem"))
+    return Fetcher(
+        FetchLimits(total_timeout=5), pool, guard=Guard(resolver=HostMap(names), allow_private=True)
+    )
+
+
+def test_an_https_link_is_connected_by_address_and_its_certificate_checked_for_the_links_host(tls_partner):
+    port = tls_partner.server_address[1]
+
+    result = tls_fetcher({"partner.example": ["127.0.0.1"]}).get(f"https://partner.example:{port}/page")
+
+    assert result.status == 200 and result.body == b"<html>ok</html>"
+    assert [h["Host"] for h in tls_partner.requests_for("/page")] == [f"partner.example:{port}"]
+
+
+def test_an_https_link_whose_certificate_names_another_host_is_refused(tls_partner):
+    port = tls_partner.server_address[1]
+
+    with pytest.raises(FetchError, match=r"hostname 'other\.example' doesn't match 'partner\.example'"):
+        tls_fetcher({"other.example": ["127.0.0.1"]}).get(f"https://other.example:{port}/page")
+    assert tls_partner.requests_for("/page") == []
