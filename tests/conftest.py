@@ -172,7 +172,8 @@ def pds() -> Iterator[Any]:
 
 @pytest.fixture
 def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HOOKLINE_ALLOW_PRIVATE_ADDRESSES unset, as deployed: links at loopback are refused."""
+    """HOOKLINE_ALLOW_PRIVATE_ADDRESSES unset, as deployed: links at loopback are refused.
+    List it after `web` (fixtures are set up in the order a test names them)."""
     monkeypatch.delenv("HOOKLINE_ALLOW_PRIVATE_ADDRESSES", raising=False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -644,3 +645,21 @@ def test_a_function_deployed_with_private_addresses_allowed_is_a_warning(prod):
         "loopback and private addresses inside AWS; it is for the local stack only: remove it and redeploy",
     )
     assert code == 0
+
+
+def test_a_feed_that_redirects_to_an_internal_host_fails_its_check_unfetched(prod, guarded):
+    # Given a configured feed (trusted) that now redirects to another host that is loopback
+    target = prod.web.url("/news.xml").replace("127.0.0.1", "localhost")
+    prod.web.add("/moved.xml", Resource(redirect=target, status=301))
+    prod.config["feeds"][0]["url"] = prod.web.url("/moved.xml")
+    before = len(prod.web.requests_for("/news.xml"))
+
+    # When the doctor runs
+    code, checks, _ = prod.run()
+
+    # Then that feed's check fails saying why, and the redirect was not followed
+    status, detail = checks["feed news"]
+    assert status == "FAIL" and code == 1
+    # (localhost may answer ::1 or 127.0.0.1 first, by the machine's resolver)
+    assert re.search(r"the link points at an internal address \(localhost is [0-9a-f.:]+: loopback", detail)
+    assert len(prod.web.requests_for("/news.xml")) == before

@@ -275,3 +275,21 @@ def test_the_text_form_never_prints_a_titles_bidi_or_control_characters(web, tmp
     assert "skip  Minutes \\u202eslanif eht\\u202c of the board" in text
     assert "Report \\u2067on rivers\\u2069 \\u200bnow" in text
     assert not any(ch in text for ch in "\u202e\u202c\u2067\u2069\u200b\x1b")
+
+
+def test_preview_reads_the_named_feed_but_never_fetches_its_links_at_internal_addresses(
+    web, guarded, tmp_path
+):
+    # Given a partner's feed (the operator names it as SOURCE) whose entry links at loopback, flag unset
+    link = web.url("/2018-06-01/runtime/invocation/next")
+    feed = web.add("/partner.xml", rss(web.base_url, [Item("New research report", "r", link=link)], NOW))
+
+    with time_machine.travel(NOW, tick=False):
+        code, [report], err = preview("--json", "--draft-all", "--config", config_file(tmp_path), feed)
+
+    # Then the feed was read, the link was not, and the pre-flight says so
+    assert code == 0, err
+    assert report["preflight"]["warnings"] == [
+        "The link points at an internal address (127.0.0.1: loopback) and was not fetched."
+    ]
+    assert [path for path, _ in web.requests] == ["/partner.xml"]
