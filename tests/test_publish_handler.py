@@ -14,6 +14,7 @@ import time_machine
 from hookline.links import LinkSigner
 from hookline.models import State
 from tests.conftest import NOW, SIGNING_KEY, X_SECRET
+from tests.support.drafts import add_draft
 from tests.support.events import api_event, call, load
 from tests.support.publishing import approved, creates, me_requests
 
@@ -176,6 +177,23 @@ def test_an_unexpected_crash_fails_the_invocation_for_the_dead_letter_queue(lamb
     after = store.get_draft(draft.id)
     assert after.state is State.APPROVED
     assert after.ambiguous_attempts[0].outcome == "crashed: RuntimeError"
+
+
+def test_reminders_still_go_out_when_the_publish_run_crashes(lambda_env, x_api, aws, monkeypatch):
+    # Given a draft that has waited long enough for a reminder, and a publish run that crashes
+    store = lambda_env.store()
+    waiting = add_draft(store, NOW - timedelta(hours=5))
+    approved(store, "Report meeting a bug", at=NOW - timedelta(hours=1))
+
+    def broken(self, text):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("hookline.xapi.TweepyPoster.post", broken)
+    with time_machine.travel(NOW, tick=False), pytest.raises(RuntimeError, match="a bug"):
+        run(lambda_env)
+
+    # Then the approvers were still reminded of the waiting draft
+    assert store.get_draft(waiting.id).reminded_at == NOW
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")

@@ -47,11 +47,15 @@ def emit_health_gauges(s: Services) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
+    summary: dict[str, Any] = {}
     try:
         summary = publish(s, context)
     finally:
         emit_health_gauges(s)  # after a failed run too: a draft it left stuck must raise its alarm
-    summary["reminded"] = remind(s)
+        # Reminders belong to the approval stage: a publish run that crashed must not stop
+        # approvers hearing about drafts that wait for them.
+        reminded = remind(s)
+    summary["reminded"] = reminded
     logger.info("publish run finished", extra=summary)
     return summary
 

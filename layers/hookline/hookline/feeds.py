@@ -623,8 +623,8 @@ def _link_candidates(raw: Mapping[str, Any]) -> list[str]:
 
 def _safe_link(raw: Mapping[str, Any], base: str) -> str:
     for value in _link_candidates(raw):
-        link = urljoin(base, value) if base.startswith(ALLOWED_SCHEMES) else value
         try:
+            link = urljoin(base, value) if base.startswith(ALLOWED_SCHEMES) else value
             parts = urlsplit(link)
             host = parts.hostname
         except ValueError:  # "http://[oops/": not an address

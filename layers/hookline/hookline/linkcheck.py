@@ -215,6 +215,7 @@ def _venue(node: dict[str, Any], index: dict[str, dict[str, Any]]) -> str | None
     mode = _text(node.get("eventAttendanceMode"))
     if "OnlineEventAttendanceMode" in mode:
         return "online"  # an address given for an online event is the organiser's, not a venue
+    physical = _cap(physical, MAX_VENUE)  # a page's venue is "where", never a megabyte
     if physical and (online or "MixedEventAttendanceMode" in mode):
         return f"{physical} and online"
     return physical or ("online" if online else None)
@@ -307,16 +308,36 @@ class PageCheck:
         return [c["message"] for c in self.checks if not c["ok"]]
 
     def as_json(self) -> dict[str, Any]:
+        """What is stored on the draft: every string capped, so a hostile page (a 1 MB venue,
+        a 2,000-character redirect target) cannot push the draft towards DynamoDB's 400 KB."""
+        event = self.event.as_json() if self.event else None
+        if event and event.get("venue"):
+            event["venue"] = _cap(event["venue"], MAX_VENUE)
+        checks = [
+            {"ok": bool(c.get("ok")), "message": _cap(str(c.get("message", "")), MAX_MESSAGE)}
+            for c in self.checks[:MAX_CHECKS]
+        ]
         return {
-            "url": self.url,
-            "final_url": self.final_url,
+            "url": _cap(self.url, MAX_URL),
+            "final_url": _cap(self.final_url, MAX_URL) if self.final_url else self.final_url,
             "status": self.status,
             "ok": self.ok,
-            "warnings": self.warnings,
-            "checks": [dict(c) for c in self.checks],
-            "event": self.event.as_json() if self.event else None,
-            "event_status": self.event_status,
+            "warnings": [c["message"] for c in checks if not c["ok"]],
+            "checks": checks,
+            "event": event,
+            "event_status": _cap(self.event_status, 100) if self.event_status else None,
         }
+
+
+# Caps on what a page's pre-flight stores (see PageCheck.as_json).
+MAX_URL = 2000
+MAX_VENUE = 300
+MAX_MESSAGE = 500
+MAX_CHECKS = 20
+
+
+def _cap(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 _STATUS_WARNINGS = {

@@ -129,7 +129,9 @@ def make_draft(
         summary=entry.summary[:2000],
         categories=list(entry.categories)[:20],
         published=entry.published,
-        event=EventData(start=entry.event.start, end=entry.event.end, venue=entry.event.venue)
+        event=EventData(
+            start=entry.event.start, end=entry.event.end, venue=(entry.event.venue or "")[:300] or None
+        )
         if entry.event
         else None,
         text=composed.text,

@@ -513,6 +513,37 @@ def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
     return {"text": text, "weighted_length": weighted_length(text)}
 
 
+def _claim_failed(
+    store: Store, draft: Draft, attempt: Attempt, report: PublishReport, exc: Exception
+) -> Outcome:
+    reason = f"not posted: the draft could not be saved before posting ({type(exc).__name__}: {exc})"[
+        :MAX_REASON
+    ]
+    log.error(
+        "publish claim failed; the draft is marked FAILED", extra={"draft_id": draft.id, "reason": reason}
+    )
+    try:
+        # The bare claim (no pre-flight, no refreshed text) is small; then straight to FAILED.
+        claimed = _transition(
+            store,
+            draft,
+            State.PUBLISHING,
+            action="publish attempt",
+            changes={"attempt": attempt.model_dump(mode="json")},
+        )
+        if _finish(
+            store, claimed, attempt, State.FAILED, changes={"failure": reason, "retries": 0}, reason=reason
+        ):
+            report.failed.append(draft.id)
+    except StateConflict:
+        return Outcome.CONFLICT
+    except Exception:
+        log.exception(
+            "could not mark the draft FAILED either; it stays APPROVED", extra={"draft_id": draft.id}
+        )
+    return Outcome.BLOCKED
+
+
 def _final_problems(draft: Draft, config: Config) -> list[str]:
     from hookline.compose import allowed_entities, post_problems
 
@@ -534,12 +565,22 @@ def _attempt(
     attempt = Attempt(id=uuid.uuid4().hex, started_at=now)
     claim: dict[str, Any] = {"attempt": attempt.model_dump(mode="json"), **_last_moment(draft, config, now)}
     if check_link is not None:
-        page = check_link(draft.post_link)
-        claim["preflight"] = {**page.as_json(), "checked_at": iso(now), "when": "just before publishing"}
+        try:
+            page = check_link(draft.post_link)
+        except Exception:  # a warning on the draft, never a blocker: the approver already decided
+            log.exception(
+                "the pre-flight before posting crashed; posting without it", extra={"draft_id": draft.id}
+            )
+        else:
+            claim["preflight"] = {**page.as_json(), "checked_at": iso(now), "when": "just before publishing"}
     try:
         claimed = _transition(store, draft, State.PUBLISHING, action="publish attempt", changes=claim)
     except StateConflict:
         return Outcome.CONFLICT
+    except Exception as exc:
+        # The claim could not be saved (an item DynamoDB will not take, a refused write): X
+        # has not been asked. This draft fails with the reason; the run goes on with the rest.
+        return _claim_failed(store, draft, attempt, report, exc)
 
     def finish(to: State, changes: dict[str, Any], reason: str) -> bool:
         return _finish(store, claimed, attempt, to, changes=changes, reason=reason)

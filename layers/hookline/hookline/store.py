@@ -51,8 +51,64 @@ PACE_CONFLICT_TRIES = 5
 NOT_MODIFIED_CHUNK = 150
 
 
+# DynamoDB refuses an item over 400 KB. Every string written is capped, and a draft is
+# measured before it is written against a budget well under the limit, so a hostile page
+# or feed cannot make a draft that can no longer be updated.
+MAX_STRING = 8000
+ITEM_LIMIT = 400 * 1024
+ITEM_BUDGET = 300 * 1024
+
+
 class StoreError(Exception):
     """DynamoDB refused or failed a request in a way the caller should report."""
+
+
+class ItemTooLarge(StoreError):
+    """A write would make an item larger than DynamoDB takes; the message says which and how big."""
+
+
+def capped(value: Any, limit: int | None = None) -> Any:
+    """`value` with every string in it (at any depth) at most `limit` (MAX_STRING) characters."""
+    limit = MAX_STRING if limit is None else limit
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+    if isinstance(value, dict):
+        return {k: capped(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [capped(v, limit) for v in value]
+    return value
+
+
+def _check_size(item: dict[str, Any], what: str) -> None:
+    size = item_size(item)
+    if size <= ITEM_BUDGET:
+        return
+    largest = max(item, key=lambda k: item_size({k: item[k]}))
+    raise ItemTooLarge(
+        f"{what} would take {size // 1024} KB, more than the {ITEM_BUDGET // 1024} KB a draft may "
+        f"(DynamoDB's limit is {ITEM_LIMIT // 1024} KB); the largest part is {largest!r} "
+        f"({item_size({largest: item[largest]}) // 1024} KB)"
+    )
+
+
+def _too_large(exc: Exception, what: str) -> ItemTooLarge:
+    detail = str(exc)[:300]
+    return ItemTooLarge(f"DynamoDB refused to save {what}: {detail}")
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it, near enough: names and values in UTF-8 bytes."""
+
+    def size(node: Any) -> int:
+        if isinstance(node, dict):
+            return sum(len(str(k).encode()) + size(v) for k, v in node.items()) + 3
+        if isinstance(node, (list, tuple, set)):
+            return sum(size(v) + 1 for v in node) + 3
+        if isinstance(node, str):
+            return len(node.encode("utf-8", "replace"))
+        return 21  # numbers, booleans and null: at most this
+
+    return size(item)
 
 
 class StateConflict(Exception):
@@ -215,7 +271,7 @@ class Store:
     # -- low level -------------------------------------------------------------------------
 
     def _item(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._ser.serialize(v) for k, v in data.items() if v is not None}
+        return {k: self._ser.serialize(capped(v)) for k, v in data.items() if v is not None}
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
@@ -229,7 +285,7 @@ class Store:
         return self._read(item) if item else None
 
     def _values(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._ser.serialize(v) for k, v in values.items()}
+        return {k: self._ser.serialize(capped(v)) for k, v in values.items()}
 
     def _batch_get(self, keys: Sequence[tuple[str, str]], *, keys_only: bool = True) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -578,6 +634,7 @@ class Store:
     def create_draft(self, draft: Draft, *, actor: str = "hookline") -> bool:
         """Create the draft once; False when the entry already has one (an overlapping poll)."""
         audit = self._audit_item(draft, actor=actor, action="queued", from_state=None, reason=draft.reason)
+        _check_size(capped(self._draft_item(draft)), f"draft {draft.id}")
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -839,6 +896,10 @@ class Store:
             },
             {"Put": {"TableName": self.table, "Item": self._item(audit)}},
         ]
+        removed = set(remove)
+        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
+        after.update(fields, version=draft.version + 1)
+        _check_size(capped(after), f"draft {draft.id}")
         for attempt in range(TRANSACTION_TRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)
@@ -847,6 +908,8 @@ class Store:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     raise StateConflict(self._stored(draft.id), expected) from None
+                if "ValidationError" in reasons:
+                    raise _too_large(exc, f"draft {draft.id}") from None
                 # DynamoDB cancels a transaction that meets another one on the same item
                 # (TransactionConflict); the other may be a racing decision, so look again.
                 if "TransactionConflict" not in reasons or attempt == TRANSACTION_TRIES - 1:
@@ -855,10 +918,11 @@ class Store:
                 if current is None or current.state not in expected:
                     raise StateConflict(current, expected) from None
                 time.sleep(0.05 * (attempt + 1))
-        removed = set(remove)
-        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
-        after.update(fields, version=draft.version + 1)
-        return self._draft_from(after), AuditEntry.model_validate(audit)
+            except self.client.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                    raise _too_large(exc, f"draft {draft.id}") from None
+                raise
+        return self._draft_from(capped(after)), AuditEntry.model_validate(audit)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
         resp = self.client.query(
