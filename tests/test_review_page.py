@@ -168,3 +168,14 @@ def test_a_link_the_guard_refused_shows_as_a_warning_on_the_review_page(page, gu
         '<span class="mark">Warning:</span> The link points at an internal address '
         "(127.0.0.1: loopback) and was not fetched." in shown
     )
+
+
+def test_the_first_post_of_the_month_is_one_post_not_one_posts(page, store):
+    # Given one post already out this month (as the publisher records it)
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": {"S": "PACE#2026-11"}, "sk": {"S": "MONTH"}},
+        UpdateExpression="ADD cents :c, posts :one",
+        ExpressionAttributeValues={":c": {"N": "20"}, ":one": {"N": "1"}},
+    )
+    assert "This month so far: $0.20 of the $20.00 cap (1 post).</p>" in page().html

@@ -267,3 +267,9 @@ def test_an_events_reason_gives_its_start_in_the_organisations_time() -> None:
     assert judge(talk, FEED, r, NOW, tz=ZoneInfo("Europe/London")).reason == (
         "an event starting Thu 10 Jun 2027, 18:00 BST (rule 'r')"
     )
+
+
+def test_a_short_age_limit_says_one_hour_not_one_hours() -> None:
+    r = rules(max_age_days=0.04)  # about an hour
+    old = entry("Report", age_days=1.2 / 24)
+    assert judge(old, FEED, r, NOW).reason == "older than 0.04 days (published 1 hour ago)"

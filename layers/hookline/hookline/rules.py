@@ -71,7 +71,10 @@ def tried_terms(entry: Entry, rules: RuleSet) -> list[Tried]:
 
 def _age_days(delta: timedelta) -> str:
     days = delta.total_seconds() / 86400
-    return f"{days:.0f} days" if days >= 2 else f"{delta.total_seconds() / 3600:.0f} hours"
+    if days >= 2:
+        return f"{days:.0f} days"
+    hours = round(delta.total_seconds() / 3600)
+    return "1 hour" if hours == 1 else f"{hours} hours"
 
 
 def judge(

@@ -127,7 +127,7 @@ def format_status(report: dict[str, Any]) -> str:
     if oldest:
         lines.append(f"Oldest pending: {oldest['title']!r} since {_t(oldest['since'])}")
     lines.append(
-        f"This month ({report['month']}): {report['posts_this_month']} posts, "
+        f"This month ({report['month']}): {report['posts_this_month']} post{'' if report['posts_this_month'] == 1 else 's'}, "
         f"${report['spend_usd']:.2f} of the ${report['cap_usd']:.2f} cap"
     )
     if report["paused"]:

@@ -123,6 +123,7 @@ def _env() -> jinja2.Environment:
     env.filters["web_url"] = _web_url
     env.filters["link_host"] = _link_host
     env.filters["x_links"] = _x_links
+    env.filters["count"] = _count
     return env
 
 
