@@ -362,3 +362,32 @@ def test_entries_sharing_a_guid_but_not_a_title_or_link_stay_two_entries() -> No
     )
     assert len(entries) == 2
     assert all("same" not in e.extra["identities"] for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            rss("<item " + " ".join(f'a{i}="x"' for i in range(2000)) + "><title>T</title></item>"),
+            "an element <item> with 2,000 attributes",
+        ),
+        (
+            rss("<item><title>T</title><description>" + "<b>x</b>" * 60_000 + "</description></item>"),
+            "elements",
+        ),
+    ],
+)
+def test_parser_bombs_are_refused_unread_with_the_reason(body: bytes, said: str) -> None:
+    # Given markup no real feed has, which feedparser would take minutes over
+    # When it is parsed, it is refused before feedparser sees it, saying why
+    # (how fast is measured in tests/reliability/test_hostile_partners.py and docs/reliability.md)
+    with pytest.raises(ParseError, match="refused unread") as caught:
+        parse(body)
+    assert said in str(caught.value)
+
+
+def test_an_ordinary_element_with_a_few_attributes_is_read() -> None:
+    [entry] = parse(
+        rss('<item xml:lang="en" rdf:about="x" a="1" b="2"><title>Title here</title><link>/n/1</link></item>')
+    )
+    assert entry.title == "Title here"

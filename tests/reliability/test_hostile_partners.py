@@ -302,3 +302,76 @@ def test_an_entry_repeated_in_one_document_is_one_draft_over_many_polls(
         findings.duplicated.append(f"drafts: {titles}")
     ledger.record(len(shapes), findings, note="pinned copy, listed once, three times, copy with another link")
     assert findings.clean, findings.summary()
+
+
+# -- parser bombs: refused before feedparser, counted as the feed's failure ---------------------------
+
+
+def attribute_bomb(size: int = 600_000) -> bytes:
+    count = size // 10
+    attrs = " ".join(f'a{i:05d}="x"' for i in range(count))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Bomb</title>'
+        f"<link>https://bomb.example/</link><item {attrs}><title>Boom</title>"
+        "<link>https://bomb.example/a</link></item></channel></rss>"
+    ).encode()
+
+
+def element_bomb(count: int = 120_000) -> bytes:
+    return (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Bomb</title><item><title>Boom</title>'
+        b"<link>https://bomb.example/a</link><description>"
+        + b"<b>x</b>" * count
+        + b"</description></item></channel></rss>"
+    )
+
+
+@pytest.mark.scenario("Attribute and element bombs beside 50 healthy feeds")
+def test_parser_bombs_fail_only_their_own_feed_within_its_deadline(
+    store: Any, clock: Any, web: Any, ledger: Any
+) -> None:
+    import time
+
+    from tests.support.feeds import Item, rss
+
+    clock.now = NOW
+    feeds = []
+    for n in range(50):
+        items = [Item(f"Healthy report {n}-{i} on the rivers", f"h{n}-{i}") for i in range(10)]
+        feeds.append(
+            {"id": f"healthy-{n}", "url": web.add(f"/healthy/{n}.xml", rss(web.base_url, items, clock.now))}
+        )
+    bombs = {"attribute-bomb": attribute_bomb(), "element-bomb": element_bomb()}
+    assert 590_000 < len(bombs["attribute-bomb"]) < 700_000
+    for name, body in bombs.items():
+        feeds.append({"id": name, "url": web.add(f"/{name}.xml", body, content_type="application/xml")})
+    config = make_config(feeds=feeds, polling={"concurrency": 4})
+    poll = Poller_for(config, store, clock)
+    started = time.monotonic()
+    report = poll.poll_all(time_budget=110)
+    seconds = time.monotonic() - started
+    findings = Findings()
+    by_feed = {f.feed_id: f for f in report.feeds}
+    for name in bombs:
+        result = by_feed[name]
+        state = store.feed_state(name)
+        if result.ok or "refused unread" not in (result.error or ""):
+            findings.unsafe.append(f"{name}: {result.ok} {result.error!r}")
+        if state is None or state.failure_streak != 1:
+            findings.lost.append(f"{name}: no failure recorded for its streak and alarm ({state})")
+    healthy = [by_feed[f"healthy-{n}"] for n in range(50)]
+    if not all(h.ok and h.baselined == 10 for h in healthy):
+        findings.lost.append("a healthy feed was not read whole")
+    ledger.record(
+        len(bombs) + 50,
+        findings,
+        note=(
+            f"one poll of 50 healthy feeds + a {len(bombs['attribute-bomb']) // 1000} KB attribute bomb + a "
+            f"{len(bombs['element-bomb']) // 1000} KB element bomb: {seconds:.1f} s"
+        ),
+    )
+    assert findings.clean, findings.summary()
+
+
+def Poller_for(config: Any, store: Any, clock: Any) -> Any:
+    return _poller(config, store, clock)
