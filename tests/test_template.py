@@ -109,3 +109,20 @@ def test_the_approvals_function_may_invoke_exactly_the_poll_function_and_is_told
             "Resource": {"GetAtt": "PollFeedsFunction.Arn"},
         }
     ]
+
+
+def test_email_is_sent_only_as_the_configured_sender_identity():
+    # Every SES grant names the EmailSender parameter (the address, or its domain), never identity/*
+    grants = []
+    for name in ("PublishFunction", "PollFeedsFunction", "ApprovalsFunction"):
+        for policy in RESOURCES[name]["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                if "ses:SendEmail" in json.dumps(statement["Action"]):
+                    grants.append((name, json.dumps(statement["Resource"])))
+    assert grants
+    for name, resource in grants:
+        assert "identity/*" not in resource, name
+        assert "identity/${EmailSender}" in resource and "identity/${Domain}" in resource, name
+    # And the parameter's default is the sender the packaged config uses, so the two agree
+    config = yaml.safe_load((ROOT / "config" / "hookline.yaml").read_text())
+    assert TEMPLATE["Parameters"]["EmailSender"]["Default"] == config["notifications"]["email_sender"]
