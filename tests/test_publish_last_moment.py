@@ -10,6 +10,7 @@ from hookline.compose import compose
 from hookline.feeds import Fetcher, FetchLimits
 from hookline.linkcheck import preflight
 from hookline.models import Draft, Entry, EventData, EventInfo, State
+from hookline.netguard import Guard, HostMap
 from tests.conftest import NOW, make_config
 from tests.support.feeds import page
 from tests.support.publishing import UNPACED, Publisher, approved
@@ -21,7 +22,9 @@ def config():
 
 
 def checker(config):
-    fetcher = Fetcher(FetchLimits(total_timeout=5))
+    # www.example.org is the web fixture's loopback server here: a link X counts as a link
+    guard = Guard(resolver=HostMap({"www.example.org": ["127.0.0.1"]}), allow_private=True)
+    fetcher = Fetcher(FetchLimits(total_timeout=5), guard=guard)
     return lambda url: preflight(fetcher, url, config.organisation.tz)
 
 
@@ -110,11 +113,13 @@ def test_the_link_is_checked_again_just_before_posting_and_a_broken_page_is_a_wa
     # Given an approved draft whose page has gone since the approver saw it
     web.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
     draft = approved(store, "Report on the Fens", at=NOW - timedelta(hours=1))
+    gone = web.url("/gone").replace("127.0.0.1", "www.example.org")
     store.client.update_item(
         TableName=store.table,
         Key={"pk": {"S": f"DRAFT#{draft.id}"}, "sk": {"S": "DRAFT"}},
-        UpdateExpression="SET post_link = :l",
-        ExpressionAttributeValues={":l": {"S": web.url("/gone")}},
+        UpdateExpression="SET post_link = :l, #text = :t",
+        ExpressionAttributeNames={"#text": "text"},
+        ExpressionAttributeValues={":l": {"S": gone}, ":t": {"S": f"Report on the Fens {gone}"}},
     )
 
     # When it is published
