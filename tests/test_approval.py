@@ -78,11 +78,17 @@ def test_the_review_page_shows_everything_needed_to_decide_and_changes_nothing(a
     # When Alex opens the personal link
     page = api.review(draft)
 
-    # Then the page shows the post as it will look, with its weighted count
+    # Then the page shows the exact post, the account it goes out on, and what is left of X's count
     assert page["statusCode"] == 200
     shown = text_of(page)
-    assert "Example Trust @TweepyDev New research report: river quality in the Fens" in shown
-    assert f"{draft.weighted_length}/280 characters as X counts them" in shown
+    assert f"This will be posted on X E Example Trust @TweepyDev on X {draft.text} " in shown
+    assert f" {280 - draft.weighted_length} characters left " in shown
+    # and the destination whole, with the words to edit apart from the link
+    assert "Link goes to https:// www.example.org /news/river-quality?utm_source=x" in shown
+    assert re.search(
+        r'<textarea id="hook-x" name="hook"[^>]*>New research report: river quality in the Fens</textarea>',
+        page["body"],
+    )
     # and the link check, why it was queued, the source entry and the cost against the month's cap
     assert "OK: the page answers 200 OK" in shown
     assert "Why it was queued category 'Report' matched rule 'publications'" in shown
@@ -92,10 +98,26 @@ def test_the_review_page_shows_everything_needed_to_decide_and_changes_nothing(a
         in shown
     )
     assert "Waiting for a decision since Wed 25 Nov 2026, 10:00 GMT (5 minutes)." in shown
+    # and above the button, in order: the account, the cost, the link check
+    summary = shown.split("Posts as", 1)[1]
+    assert summary.index("@TweepyDev on X Cost This post costs $0.20") < summary.index(
+        "Link check OK: all 2 checks pass."
+    )
+    assert summary.index("Link check OK") < summary.index("Approve and post to X ($0.20)")
     # and the buttons carry the action, the token rides in a hidden field
     body = page["body"]
-    assert '<button class="primary" type="submit" name="action" value="approve">Approve</button>' in body
-    assert '<button class="secondary" type="submit" name="action" value="reject">Reject</button>' in body
+    assert (
+        '<button class="primary" type="submit" name="action" value="approve">Approve and post to X ($0.20)</button>'
+        in body
+    )
+    assert (
+        '<button class="secondary" type="submit" name="step" value="reject" data-reject-step>Reject</button>'
+        in body
+    )
+    assert (
+        '<button class="secondary" type="submit" name="action" value="reject">Reject this post</button>'
+        in body
+    )
     assert re.search(r'<input type="hidden" name="token" value="[^"]+">', body)
     assert "Your personal link, Alex Morgan" in shown
     # And opening it changed nothing
@@ -108,7 +130,7 @@ def test_the_review_page_is_served_with_a_strict_security_policy(api):
     csp = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
     assert csp["default-src"] == "'none'"
     assert re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", csp["style-src"])
-    assert "script-src" not in csp  # no scripts at all: default-src 'none' forbids them
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", csp["script-src"])  # the page's own script only
     assert csp["frame-ancestors"] == "'none'"
     assert csp["form-action"] == "'self'"
     assert csp["base-uri"] == "'none'"
@@ -121,7 +143,9 @@ def test_the_review_page_is_served_with_a_strict_security_policy(api):
 def test_an_event_shows_when_and_where(api):
     draft = event_draft(api.store, NOW, starts_in=timedelta(days=2, hours=4), venue="Ely Cathedral, Ely")
     shown = text_of(api.review(draft))
-    assert "Event When Fri 27 Nov 2026, 14:00 GMT Where Ely Cathedral, Ely" in shown
+    assert (
+        "Link check OK: all 2 checks pass. When Fri 27 Nov 2026, 14:00 GMT Where Ely Cathedral, Ely" in shown
+    )
     assert "The post is not published once the event has started." in shown
 
 
@@ -649,3 +673,138 @@ def test_a_personal_review_link_cannot_pause(api):
     )
     assert answer["statusCode"] == 403
     assert api.store.pause_state().paused is False
+
+
+# -- the words, the link, the reject step, the button ------------------------------------------
+
+
+def test_the_words_are_edited_apart_from_the_link_which_cannot_be_broken(api):
+    # Given a draft whose template put hashtags after the link
+    link = "https://www.example.org/news/river-quality?utm_source=x"
+    draft = add_draft(api.store, NOW, post_link=link, text=f"River quality in the Fens {link} #Rivers")
+
+    # When Alex rewrites the words (the `hook` field) and approves
+    result = api.decide(draft, "approve", hook="  Three years of data:\r\nhow clean are our rivers? ")
+
+    # Then the post keeps its link and hashtag exactly, with the new words before them
+    assert result["statusCode"] == 200
+    stored = api.store.get_draft(draft.id)
+    assert stored.text == f"Three years of data: how clean are our rivers? {link} #Rivers"
+    assert api.store.audit(draft.id)[-1].action == "edit and approve"
+    # and the page names who edited it and when, under the post
+    assert "Edited by Alex Morgan at Wed 25 Nov 2026, 10:05 GMT" in text_of(api.review(stored, SAM))
+
+
+def test_empty_words_are_refused_and_nothing_changes(api):
+    draft = add_draft(api.store, NOW)
+    page = api.decide(draft, "approve", hook="   ")
+    assert page["statusCode"] == 422
+    assert "The edited post is empty" in text_of(page)
+    unchanged(api, draft)
+
+
+def test_words_that_do_not_fit_are_refused_with_the_words_kept_in_the_box(api):
+    draft = add_draft(api.store, NOW)
+    words = "A" * 260
+    page = api.decide(draft, "approve", hook=words)
+    assert page["statusCode"] == 422
+    assert "The edited post is 284 characters as X counts them; the most is 280. Shorten it by 4." in text_of(
+        page
+    )
+    assert re.search(rf'<textarea id="hook-x" name="hook"[^>]*>{words}</textarea>', page["body"])
+    assert "4 characters too many" in text_of(page)
+    unchanged(api, draft)
+
+
+def test_reject_without_script_asks_for_the_reason_in_a_second_step(api):
+    # Given a pending draft, and a browser that runs no script
+    draft = add_draft(api.store, NOW)
+    first = api.review(draft)["body"]
+    # the reason box is there but hidden until Reject is pressed
+    assert re.search(r'<form class="decide reject-step" id="reject-step"[^>]* hidden>', first)
+
+    # When Sam presses Reject (the step button)
+    step = api.decide(draft, None, who=SAM, step="reject")
+
+    # Then the same page asks why, with the reason box showing; nothing is decided yet
+    assert step["statusCode"] == 200
+    assert re.search(r'<form class="decide reject-step" id="reject-step"[^>]*action="[^"]+">', step["body"])
+    assert 'name="step"' not in step["body"]
+    unchanged(api, draft)
+
+    # And pressing Reject this post with a reason rejects it
+    api.decide(draft, "reject", who=SAM, reason="Covered last week")
+    stored = api.store.get_draft(draft.id)
+    assert (stored.state, api.store.audit(draft.id)[-1].reason) == (State.REJECTED, "Covered last week")
+
+
+def test_the_approve_button_says_when_the_post_goes_out_if_it_must_wait(lambda_env):
+    # Given it is 18:00 in London, after the publish window (09:00-17:30)
+    with time_machine.travel(NOW + timedelta(hours=8), tick=False):
+        api = Api(lambda_env)
+        draft = add_draft(api.store, NOW)
+        body = api.review(draft)["body"]
+    # Then the button says it waits until the window opens tomorrow
+    assert 'value="approve">Approve (goes out Thu 26 Nov, 09:00)</button>' in body
+
+    # And while publishing is paused, it says so
+    api.store.set_pause(True, by="Sam Patel <sam@example.org>", reason="Flood warning", now=NOW)
+    with time_machine.travel(AT, tick=False):
+        body = api.review(draft)["body"]
+    assert 'value="approve">Approve (goes out when publishing resumes)</button>' in body
+
+
+def test_the_page_warns_when_the_credentials_are_another_accounts(api):
+    # Given the publisher's last account check found the credentials belong to someone else
+    draft = add_draft(api.store, NOW)
+    user_id = api.env.write_config().account.user_id
+    api.store.put_control(
+        "ACCOUNT",
+        {"ok": False, "kind": "account", "expected": user_id, "user_id": "1", "username": "SomeoneElse"},
+    )
+    shown = text_of(api.review(draft))
+    # Then the account line names the configured account and warns about the credentials
+    assert (
+        "Posts as @TweepyDev on X Warning: The X credentials belong to @SomeoneElse, not @TweepyDev: "
+        "nothing is posted until they are the corporate account's again." in shown
+    )
+
+
+def test_changing_the_link_is_its_own_action_and_the_new_page_is_checked(api, web):
+    # Given a pending draft, and the page an approver wants it to link to instead
+    draft = add_draft(api.store, NOW)
+    web.add("/news/river-quality-2026", "<html><head><title>Rivers</title></head><body>Report</body></html>")
+    new = web.url("/news/river-quality-2026")
+
+    # When Alex changes the link
+    page = api.decide(draft, "change-link", link=new)
+
+    # Then the post has the new link with the same words, the new page's check is on the page,
+    # and the draft is still waiting for a decision
+    assert page["statusCode"] == 200
+    stored = api.store.get_draft(draft.id)
+    assert (stored.state, stored.post_link) == (State.PENDING, new)
+    assert stored.text == f"New research report: river quality in the Fens {new}"
+    assert stored.preflight["url"] == new
+    shown = text_of(page)
+    assert f"The link is now {new}. Link check: Warning: The page has no og:title" in shown
+    change = api.store.audit(draft.id)[-1]
+    assert (change.action, change.text_before, change.text_after) == ("change link", draft.text, stored.text)
+
+    # And a link that does not open is refused, the post keeping the link it has
+    gone = web.url("/nowhere")
+    page = api.decide(stored, "change-link", link=gone)
+    assert page["statusCode"] == 422
+    assert "The new link was not used: The link does not open" in text_of(page)
+    assert api.store.get_draft(draft.id).post_link == new
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "www.example.org/no-scheme", "https://exa mple.org/"]
+)
+def test_a_new_link_that_is_not_a_web_address_is_refused(api, link):
+    draft = add_draft(api.store, NOW)
+    page = api.decide(draft, "change-link", link=link)
+    assert page["statusCode"] == 422
+    assert "it must be a whole web address starting with https://" in text_of(page)
+    unchanged(api, draft)

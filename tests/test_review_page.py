@@ -10,7 +10,7 @@ from markupsafe import escape
 
 from hookline.approval import Approvals
 from hookline.models import EventData
-from hookline.views import security_headers
+from hookline.views import TEMPLATES, security_headers
 from tests.conftest import NOW, SIGNING_KEY, make_config
 from tests.support.drafts import LINK, add_draft, signer
 
@@ -60,7 +60,9 @@ def test_hostile_feed_text_is_escaped_everywhere_it_appears(page, payload):
     # Then none of it is markup: each field shows the payload as text (escaped), never as a tag
     assert payload not in shown
     assert str(escape(payload)) in shown
-    lowered = shown.lower()
+    own = f"<script>{(TEMPLATES / 'review.js').read_text(encoding='utf-8')}</script>"
+    assert shown.count(own) == 1  # the page's own script, once: no other script is there
+    lowered = shown.replace(own, "").lower()
     for tag in (
         "<script",
         "<img",
@@ -91,13 +93,17 @@ def test_the_destination_host_is_drawn_plainly_beside_the_shortened_link(page):
     link = "https://reports.partner-example.org/2026/very/long/path/to/the/report"
     shown = page(link=link, post_link=link, text=f"Partner report {link}").html
     # Then the approver reads where it really goes, not only its first 23 characters
-    assert 'The link goes to <strong class="host">reports.partner-example.org</strong>' in shown
+    assert re.search(
+        r'The link goes to <a href="[^"]+" rel="[^"]+">https://<strong class="host">reports.partner-example.org</strong>/2026/',
+        shown,
+    )
 
 
 def test_the_page_loads_nothing_from_anywhere(page):
     shown = page().html
-    # no scripts, no external stylesheets, images, fonts or frames: only the inline, hashed style
-    assert "<script" not in shown
+    # no external scripts, stylesheets, images, fonts or frames: only the inline, hashed style and
+    # the page's own inline script
+    assert re.findall(r"<script[^>]*>", shown) == ["<script>"]
     assert not re.search(r"<(link|img|iframe|object|embed|video|audio|source)\b", shown)
     assert re.findall(r"<style>", shown) == ["<style>"]
     assert "url(" not in shown
@@ -118,15 +124,15 @@ def test_the_inline_style_is_the_one_the_csp_allows(page):
 def test_the_page_says_the_link_counts_23_only_when_x_counts_it_as_a_link(page):
     # A link on a real domain: X counts it 23, whatever its length
     shown = page().html
-    assert "characters as X counts them (the link counts 23)" in shown
+    assert "characters left (as X counts, of 280; the link counts 23)" in shown
 
     # A link to an IP address is not a link to X's counter: every character counts, and the
     # page says so rather than claiming 23
     raw = "http://127.0.0.1:8080/news/river-quality?utm_source=x&utm_medium=social&utm_campaign=hookline"
     text = f"New research report: river quality in the Fens {raw}"
     shown = page(identity="raw-ip", post_link=raw, text=text).html
-    count = int(re.search(r"<strong>(\d+)/280</strong>", shown).group(1))
-    assert count == len(text)  # X's weighted length: no 23 here
+    left = int(re.search(r'data-left aria-live="polite">(\d+) characters left', shown).group(1))
+    assert left == 280 - len(text)  # X's weighted length: no 23 here
     assert "(the link counts 23)" not in shown
     assert "(X does not see a link in this post, so every character of it counts)" in shown
 
@@ -178,4 +184,27 @@ def test_the_first_post_of_the_month_is_one_post_not_one_posts(page, store):
         UpdateExpression="ADD cents :c, posts :one",
         ExpressionAttributeValues={":c": {"N": "20"}, ":one": {"N": "1"}},
     )
-    assert "This month so far: $0.20 of the $20.00 cap (1 post).</p>" in page().html
+    assert "This month so far: $0.20 of the $20.00 cap (1 post).\n" in page().html
+
+
+def test_the_inline_script_is_the_one_the_csp_allows_and_carries_no_feed_text(page):
+    import base64
+    import hashlib
+
+    shown = page(title="Report </script><script>alert(1)</script>").html
+    [script] = re.findall(r"<script>(.*?)</script>", shown, re.S)
+    # the script is the shipped file, byte for byte: feed text never reaches it
+    assert script == (TEMPLATES / "review.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}';" in security_headers()["Content-Security-Policy"]
+
+
+def test_the_live_counter_setup_is_an_escaped_attribute(page):
+    import html as html_lib
+    import json
+
+    link = "https://www.example.org/a?b=1&c=2"
+    shown = page(post_link=link, text=f'Report "quoted" <b>bold</b> {link} #Tag').html
+    raw = re.search(r'data-rendition="([^"]*)"', shown).group(1)
+    setup = json.loads(html_lib.unescape(raw))
+    assert setup == {"head": "", "tail": f" {link} #Tag", "limit": 280, "fixed": 29, "counting": "x-weighted"}

@@ -8,9 +8,10 @@ a query string or a body.
 from __future__ import annotations
 
 import gc
+import time
 import traceback
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
@@ -24,11 +25,16 @@ from hookline.services import Services
 from hookline.settings import read_settings
 from hookline.views import error_page, security_headers
 
+if TYPE_CHECKING:
+    from hookline.linkcheck import PageCheck
+
 logger = Logger()
 app = APIGatewayHttpResolver()
 copy_config_to_registered_loggers(source_logger=logger, include={"hookline"})
 
 MAX_FORM_BYTES = 16_384
+# A changed link is checked while the approver waits: well inside the function's 10 s timeout.
+LINK_CHECK_SECONDS = 6.0
 STATUS = {BadRequest: 400, Forbidden: 403, NotFound: 404, Conflict: 409, Invalid: 422}
 TITLES = {
     400: "Nothing was changed",
@@ -48,7 +54,15 @@ def services() -> Services:
 
 def approvals() -> Approvals:
     s = services()
-    return Approvals(s.config, s.store, s.signer, s.clock, s.poll_invoker)
+    return Approvals(s.config, s.store, s.signer, s.clock, s.poll_invoker, link_checker=_link_checker)
+
+
+def _link_checker(url: str) -> PageCheck:
+    from hookline.linkcheck import preflight
+
+    s = services()
+    fetcher = s.fetcher.bounded(time.monotonic() + LINK_CHECK_SECONDS)
+    return preflight(fetcher, url, s.config.organisation.tz, clock=s.clock)
 
 
 def _html(page: Page) -> Response[str]:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from hookline.invoke import FunctionInvoker
+    from hookline.linkcheck import PageCheck
+    from hookline.renditions import Rendition
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -36,10 +38,19 @@ ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
     "retry": ((State.FAILED,), State.APPROVED),
 }
 PAST = {"APPROVED": "approved", "REJECTED": "rejected"}
-VERB = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn", "retry": "retried"}
+VERB = {
+    "approve": "approved",
+    "reject": "rejected",
+    "withdraw": "withdrawn",
+    "retry": "retried",
+    "change-link": "changed",
+}
 MAX_LENGTH = 280
 MAX_REASON = 500
 MAX_SKIPS_SHOWN = 50
+MAX_LINK = 2000
+# An approval whose post would go out later than this is labelled with the time it goes out.
+SOON = timedelta(minutes=1)
 STEP = timedelta(minutes=15)
 HORIZON = timedelta(days=8)
 
@@ -154,12 +165,14 @@ class Approvals:
         signer: LinkSigner,
         clock: Clock,
         invoker: FunctionInvoker | None = None,
+        link_checker: Callable[[str], PageCheck] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.signer = signer
         self.clock = clock
         self.invoker = invoker  # the poll function, which drafts a skip a person asks for
+        self.link_checker = link_checker  # the link pre-flight, for a link an approver changes
 
     @property
     def tz(self) -> ZoneInfo:
@@ -191,10 +204,20 @@ class Approvals:
         # The token is checked before anything is read; then the draft with its history (one
         # Query) and the controls (one BatchGetItem) are read at once.
         claims = self.signer.read_draft_token(token, draft_id, self.config)
-        (found, audit), controls = _together(lambda: self.store.draft_and_audit(draft_id), self._controls)
+        (found, audit), controls, approved = _together(
+            lambda: self.store.draft_and_audit(draft_id),
+            self._controls,
+            lambda: self.store.queued(State.APPROVED),  # for when an approval now would go out
+        )
         draft, viewer = self._opened(claims, self._found(found))
         html = self._render_review(
-            draft, token, viewer, audit=audit, controls=controls, track=self._track_record(draft)
+            draft,
+            token,
+            viewer,
+            audit=audit,
+            controls=controls,
+            approved=approved,
+            track=self._track_record(draft),
         )
         return Page(200, html)
 
@@ -228,18 +251,24 @@ class Approvals:
         viewer: Approver | None,
         *,
         notice: dict[str, str] | None = None,
-        edit_text: str | None = None,
+        hooks: dict[str, str] | None = None,
         audit: list[AuditEntry] | None = None,
         controls: Controls | None = None,
+        approved: Sequence[Queued] | None = None,
         track: str | None = None,
+        reject_step: bool = False,
+        new_link: str | None = None,
     ) -> str:
+        audit = audit if audit is not None else self.store.audit(draft.id)
+        context = self._context(draft, token, viewer, controls, approved, audit=audit, hooks=hooks)
         return render_html(
             "review.html",
-            **self._context(draft, token, viewer, controls),
+            **context,
             track=track,
             notice=notice,
-            edit_text=edit_text,
-            audit=audit if audit is not None else self.store.audit(draft.id),
+            audit=audit,
+            reject_step=reject_step,
+            new_link=new_link,
         )
 
     def _context(
@@ -249,17 +278,31 @@ class Approvals:
         viewer: Approver | None,
         controls: Controls | None = None,
         approved: Sequence[Queued] | None = None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        hooks: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        from hookline.renditions import renditions
+
         now = self.clock()
         controls = controls or self._controls()
         hold = controls.hold
         spend = controls.month
-        price = cents(self.config.pacing.price_per_post_usd)
+        shown = renditions(self.config, draft, audit, hooks)
+        price = sum(r.price_cents for r in shown)
         cap = cents(self.config.pacing.monthly_spend_cap_usd)
+        over_cap = spend.cents + price > cap
         expected = None
         if draft.state is State.APPROVED:  # the only state the pages show it for; it reads the approved queue
             expected = expected_publish_at(self.store, self.config, draft, now, controls, approved)
+        approve_label = None
+        if draft.state is State.PENDING and viewer is not None:
+            approve_label = self._approve_label(draft, shown, now, controls, approved, over_cap=over_cap)
         return {
+            "renditions": shown,
+            "approve_label": approve_label,
+            "account_note": self._account_note(controls),
+            "verdict": check_verdict(draft.preflight),
             "config": self.config,
             "draft": draft,
             "token": token,
@@ -269,7 +312,7 @@ class Approvals:
             "spend": spend,
             "cap_cents": cap,
             "price_cents": price,
-            "over_cap": spend.cents + price > cap,
+            "over_cap": over_cap,
             "expected": expected,
             "action_url": f"{self.signer.base_url}/drafts/{draft.id}",
             "queue_url": self.signer.queue_url(self.signer.queue_token(viewer.email)) if viewer else None,
@@ -278,22 +321,74 @@ class Approvals:
             "max_length": MAX_LENGTH,
         }
 
+    def _approve_label(
+        self,
+        draft: Draft,
+        shown: Sequence[Rendition],
+        now: datetime,
+        controls: Controls,
+        approved: Sequence[Queued] | None,
+        *,
+        over_cap: bool,
+    ) -> str:
+        """The Approve button names what pressing it does: where it posts and what it costs, or,
+        when the post must wait, when it goes out."""
+        from hookline.views import usd
+
+        if controls.pause.paused:
+            return "Approve (goes out when publishing resumes)"
+        if controls.hold:
+            return "Approve (goes out once the account check passes)"
+        if over_cap:
+            return "Approve (goes out when next month's spend cap opens)"
+        if_now = draft.model_copy(update={"state": State.APPROVED, "approved_at": now, "state_at": now})
+        at = expected_publish_at(self.store, self.config, if_now, now, controls, approved)
+        if at > now + SOON:
+            local, today = at.astimezone(self.tz), now.astimezone(self.tz).date()
+            return (
+                f"Approve (goes out at {local:%H:%M})"
+                if local.date() == today
+                else (f"Approve (goes out {local:%a %-d %b, %H:%M})")
+            )
+        names = ", ".join(r.name for r in shown)
+        return f"Approve and post to {names} ({usd(sum(r.price_cents for r in shown))})"
+
+    def _account_note(self, controls: Controls) -> str | None:
+        """A warning when the publisher's last check found the credentials are another account's."""
+        record = controls.account
+        handle = self.config.account.bare_handle
+        if not record or record.get("expected") != self.config.account.user_id:
+            return None
+        username = record.get("username")
+        if not record.get("ok"):
+            if record.get("kind") == "account" and username:
+                return (
+                    f"The X credentials belong to @{username}, not @{handle}: nothing is posted "
+                    "until they are the corporate account's again."
+                )
+            return f"The X credentials cannot be used ({record.get('problem') or 'no reason given'})."
+        if username and str(username).casefold() != handle.casefold():
+            return (
+                f"The X credentials' account is called @{username} now (the same account id); "
+                f"the configuration says @{handle}. Check the handle in the configuration."
+            )
+        return None
+
     # -- decisions -------------------------------------------------------------------------
 
     def decide(self, draft_id: str, form: Mapping[str, Any]) -> Page:
         action = _first(form, "action")
+        if action is None and _first(form, "step") == "reject":
+            return self._reject_step(draft_id, form)
+        if action == "change-link":
+            return self._change_link(draft_id, form)
         if action not in ACTIONS:
             raise BadRequest(
                 "No decision was made: the form arrived without a button press. "
                 "Open the link and press Approve or Reject."
             )
-        token = _first(form, "token") or ""
         # The draft with its history (one Query): the result page shows the history, plus this decision.
-        claims = self.signer.read_draft_token(token, draft_id, self.config)
-        found, history = self.store.draft_and_audit(draft_id)
-        draft, approver = self._opened(claims, self._found(found))
-        if approver is None:
-            raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
+        token, draft, approver, history = self._decider(draft_id, form)
         expected, target = ACTIONS[action]
         if draft.state not in expected:
             raise Conflict(self._conflict_message(draft, action))
@@ -306,18 +401,22 @@ class Approvals:
         label = action
         if action == "approve":
             changes["approved_at"] = now
-            edited = _first(form, "text")
+            edited, words = self._edited_text(draft, form)
             if edited is not None and " ".join(edited.split()) != " ".join(draft.text.split()):
                 try:
+                    if words is not None and not words.strip():
+                        raise Invalid("The edited post is empty: write its words, or reject the draft.")
                     text_after, length = self._check_edit(draft, edited)
                 except Invalid as exc:
                     # The approver's words stay in the box, with what to fix; nothing changes.
+                    from hookline.renditions import split_post
+
                     html = self._render_review(
                         draft,
                         token,
                         approver,
                         notice={"tone": "error", "text": str(exc)},
-                        edit_text=edited,
+                        hooks={"x": words if words is not None else split_post(edited, draft.post_link).hook},
                         audit=history,
                     )
                     return Page(422, html)
@@ -411,6 +510,84 @@ class Approvals:
         else:
             return f"This draft is still waiting for a decision, so it cannot be {VERB[action]} yet."
         return f"This draft was {what}, so it cannot be {VERB[action]} now."
+
+    @staticmethod
+    def _edited_text(draft: Draft, form: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """The post the approver approves, and the words they typed: the `hook` field (the words,
+        the link kept apart), or the whole `text` (the older form, still accepted)."""
+        from hookline.renditions import join_hook, split_post
+
+        words = _first(form, "hook")
+        if words is not None:
+            return join_hook(split_post(draft.text, draft.post_link), words), words
+        return _first(form, "text"), None
+
+    def _decider(
+        self, draft_id: str, form: Mapping[str, Any]
+    ) -> tuple[str, Draft, Approver, list[AuditEntry]]:
+        token = _first(form, "token") or ""
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        found, history = self.store.draft_and_audit(draft_id)
+        draft, approver = self._opened(claims, self._found(found))
+        if approver is None:
+            raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
+        return token, draft, approver, history
+
+    def _reject_step(self, draft_id: str, form: Mapping[str, Any]) -> Page:
+        """Reject pressed where the page's script did not run: the same page, asking why."""
+        token, draft, approver, history = self._decider(draft_id, form)
+        if draft.state is not State.PENDING:
+            raise Conflict(self._conflict_message(draft, "reject"))
+        return Page(200, self._render_review(draft, token, approver, audit=history, reject_step=True))
+
+    def _change_link(self, draft_id: str, form: Mapping[str, Any]) -> Page:
+        """A new destination for a pending draft: used only once the link pre-flight has opened it."""
+        token, draft, approver, history = self._decider(draft_id, form)
+        if draft.state is not State.PENDING:
+            raise Conflict(self._conflict_message(draft, "change-link"))
+        new = (_first(form, "link") or "").strip()
+
+        def refused(message: str, status: int = 422) -> Page:
+            notice = {"tone": "error", "text": message}
+            html = self._render_review(draft, token, approver, audit=history, notice=notice, new_link=new)
+            return Page(status, html)
+
+        if new == draft.post_link:
+            return refused("That is the link the post has already; nothing was changed.", 200)
+        if not _is_web_link(new):
+            return refused(
+                "The new link was not used: it must be a whole web address starting with https:// "
+                "(or http://), with no spaces."
+            )
+        if self.link_checker is None:
+            return refused("Changing the link is not set up for this deployment; nothing was changed.")
+        check = self.link_checker(new)
+        if not check.ok:
+            problems = "; ".join(check.warnings) or "it does not open"
+            return refused(f"The new link was not used: {problems}")
+        text = draft.text.replace(draft.post_link, new, 1)
+        text_after, length = self._check_edit(draft.model_copy(update={"post_link": new}), text)
+        try:
+            after, entry = self.store.write_transition(
+                draft,
+                State.PENDING,
+                actor=f"{approver.name} <{approver.email}>",
+                action="change link",
+                expect=(State.PENDING,),
+                changes={
+                    "post_link": new,
+                    "text": text_after,
+                    "weighted_length": length,
+                    "preflight": check.as_json(),
+                },
+                reason=f"link changed from {draft.post_link} to {new}",
+                text_after=text_after,
+            )
+        except StateConflict as exc:
+            raise Conflict(self._conflict_message(exc.draft or draft, "change-link")) from None
+        verdict = check_verdict(after.preflight)
+        notice = {"tone": "ok", "text": f"The link is now {new}. Link check: {verdict['text']}"}
+        return Page(200, self._render_review(after, token, approver, audit=[*history, entry], notice=notice))
 
     def _check_edit(self, draft: Draft, edited: str) -> tuple[str, int]:
         from hookline.compose import allowed_entities, clean_text, post_problems, weighted_length
@@ -540,6 +717,30 @@ class Approvals:
             else "Publishing resumed. Approved posts go out at the next slot; expired ones do not."
         )
         return self.queue(token, notice={"tone": "ok", "text": text})
+
+
+def _is_web_link(value: str) -> bool:
+    from urllib.parse import urlsplit
+
+    if not value or len(value) > MAX_LINK or any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def check_verdict(preflight: Mapping[str, Any] | None) -> dict[str, str]:
+    """The link check in one line, for the summary above the button."""
+    if not preflight:
+        return {"tone": "warn", "text": "The linked page was not checked."}
+    checks = list(preflight.get("checks") or [])
+    warnings = [str(c.get("message")) for c in checks if not c.get("ok")]
+    if not warnings:
+        return {"tone": "ok", "text": f"OK: all {len(checks)} checks pass." if checks else "OK."}
+    more = f" (and {len(warnings) - 1} more below)" if len(warnings) > 1 else ""
+    return {"tone": "warn", "text": f"Warning: {warnings[0]}{more}"}
 
 
 def pause_from_cli(store: Store, *, paused: bool, reason: str | None, by: str, now: datetime) -> str:

@@ -46,6 +46,8 @@ SKIPPED = "SKIPPED"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACTION_TRIES = 4
+# Changes that leave a draft in its state (a PENDING draft whose link an approver changed).
+SAME_STATE_ACTIONS = ("edit", "change link")
 PACE_CONFLICT_TRIES = 5
 # Feeds per NOT_MODIFIED update: keeps the update expression well under DynamoDB's 4 KB.
 NOT_MODIFIED_CHUNK = 150
@@ -185,6 +187,9 @@ class Controls:
     last_post_at: datetime | None
     month: MonthSpend
     day_posts: dict[str, int]  # posts reserved on each day asked for
+    # CONTROL/ACCOUNT: the publisher's last check of whose account the credentials are
+    # (`ok`, `username`, `user_id`, `checked_at`), or None before the first check.
+    account: dict[str, Any] | None = None
 
     def posts_on(self, day: str) -> int | None:
         """Posts reserved on `day`, or None when that day was not read."""
@@ -848,7 +853,7 @@ class Store:
         `transition` reads the stored draft back."""
         expected = tuple(expect) if expect is not None else (draft.state,)
         for state in expected:
-            if to not in TRANSITIONS[state] and not (state == to and action == "edit"):
+            if to not in TRANSITIONS[state] and not (state == to and action in SAME_STATE_ACTIONS):
                 raise ValueError(f"no edge {state} -> {to} in the draft state machine")
         now = self.clock()
         fields: dict[str, Any] = {"state": to.value, "state_at": iso(now)}
@@ -1026,6 +1031,7 @@ class Store:
             ("CONTROL", "PAUSE"),
             ("CONTROL", "HOLD"),
             ("CONTROL", "LAST_POST"),
+            ("CONTROL", "ACCOUNT"),
             (f"PACE#{month}", "MONTH"),
         ]
         keys += [(f"PACE#{day}", "DAY") for day in days]
@@ -1038,6 +1044,7 @@ class Store:
             last_post_at=parse_iso(last["at"]) if last and last.get("at") else None,
             month=MonthSpend(month=month, cents=int(spend.get("cents", 0)), posts=int(spend.get("posts", 0))),
             day_posts={d: int((items.get((f"PACE#{d}", "DAY")) or {}).get("posts", 0)) for d in days},
+            account=items.get(("CONTROL", "ACCOUNT")),
         )
 
     def set_pause(self, paused: bool, *, by: str, reason: str | None, now: datetime) -> Pause:

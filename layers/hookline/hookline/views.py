@@ -1,7 +1,8 @@
 """Pages and messages, rendered with Jinja2 (autoescaped) under a strict CSP.
 
-The page has no scripts and no external assets; its one stylesheet is inline and
-allowed by hash, so nothing a feed smuggles into a title can run or load.
+The page loads nothing from elsewhere. Its one stylesheet and its one script (the review
+page's live preview and counter, review.js) are inline and allowed by their hashes, so
+nothing a feed smuggles into a title can run or load; every page works without the script.
 """
 
 from __future__ import annotations
@@ -25,12 +26,21 @@ def _style() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
+@lru_cache(maxsize=1)
+def _script() -> tuple[str, str]:
+    js = (TEMPLATES / "review.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
+    return js, f"'sha256-{digest}'"
+
+
 def security_headers() -> dict[str, str]:
     _, style_hash = _style()
+    _, script_hash = _script()
     return {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src {style_hash}; img-src 'self' data:; form-action 'self'; "
+            f"default-src 'none'; style-src {style_hash}; script-src {script_hash}; "
+            "img-src 'self' data:; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'"
         ),
         "Referrer-Policy": "no-referrer",
@@ -41,7 +51,7 @@ def security_headers() -> dict[str, str]:
     }
 
 
-def _when(value: datetime | None, tz: Any = None) -> str:
+def when(value: datetime | None, tz: Any = None) -> str:
     if value is None:
         return ""
     from hookline.clock import human_time
@@ -104,7 +114,7 @@ def _x_links(text: str) -> list[str]:
     return [url for _, _, url in url_spans(text)]
 
 
-def _usd(cents: int) -> str:
+def usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
@@ -117,9 +127,9 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["when"] = _when
+    env.filters["when"] = when
     env.filters["ago"] = _ago
-    env.filters["usd"] = _usd
+    env.filters["usd"] = usd
     env.filters["web_url"] = _web_url
     env.filters["link_host"] = _link_host
     env.filters["x_links"] = _x_links
@@ -129,7 +139,8 @@ def _env() -> jinja2.Environment:
 
 def render_html(name: str, **context: Any) -> str:
     css, _ = _style()
-    return _env().get_template(name).render(style=css, **context)
+    js, _ = _script()
+    return _env().get_template(name).render(style=css, script=js, **context)
 
 
 def render_text(name: str, **context: Any) -> str:
