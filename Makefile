@@ -21,7 +21,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs a python3.13 on PATH; pyenv (on these machines) provides one beside 3.11.
 PYENV_PAIR := $(shell command -v pyenv >/dev/null && pyenv versions --bare 2>/dev/null | grep -E '^3\.11' | head -1):$(shell command -v pyenv >/dev/null && pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | head -1)
 
-.PHONY: help test demo bench build lint typecheck validate security audit pytest deps java chromium lock clean
+.PHONY: help test demo bench build lint typecheck validate security audit pytest deps java chromium lock clean screenshots
 
 help:
 	@echo "make demo   - run the whole pipeline locally (DynamoDB Local, sample feed, approvals on :3000)"
@@ -125,6 +125,10 @@ audit: $(AUDIT_VENV)/.installed
 
 pytest: deps
 	$(BIN)/python -m pytest
+
+# docs/review-page.png, the README's picture, taken by the browser test on a 390-px phone.
+screenshots: deps chromium
+	HOOKLINE_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/test_browser_review.py -k byte_for_byte
 
 # Builds the functions with sam (as `make build` does) into a scratch folder and runs them on
 # Lambda's python3.13 from there; a few minutes.

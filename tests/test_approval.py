@@ -93,14 +93,11 @@ def test_the_review_page_shows_everything_needed_to_decide_and_changes_nothing(a
     assert "OK: the page answers 200 OK" in shown
     assert "Why it was queued category 'Report' matched rule 'publications'" in shown
     assert "How clean are the Fens' rivers?" in shown
-    assert (
-        "This post costs $0.20 (X's price for a post with a link). This month so far: $0.00 of the $20.00 cap (0 posts)."
-        in shown
-    )
+    assert "Cost $0.20 for this post. This month so far: $0.00 of the $20.00 cap (0 posts)." in shown
     assert "Waiting for a decision since Wed 25 Nov 2026, 10:00 GMT (5 minutes)." in shown
     # and above the button, in order: the account, the cost, the link check
     summary = shown.split("Posts as", 1)[1]
-    assert summary.index("@TweepyDev on X Cost This post costs $0.20") < summary.index(
+    assert summary.index("@TweepyDev on X Cost $0.20 for this post") < summary.index(
         "Link check OK: all 2 checks pass."
     )
     assert summary.index("Link check OK") < summary.index("Approve and post to X ($0.20)")

@@ -66,7 +66,7 @@
       event.preventDefault();
       reasons.hidden = false;
       step.hidden = true;
-      var input = reasons.querySelector("input, textarea");
+      var input = reasons.querySelector("input[type=text], textarea");
       if (input) input.focus();
     });
   }
