@@ -84,7 +84,7 @@ def test_the_review_page_shows_everything_needed_to_decide_and_changes_nothing(a
     assert f"This will be posted on X E Example Trust @TweepyDev on X {draft.text} " in shown
     assert f" {280 - draft.weighted_length} characters left " in shown
     # and the destination whole, with the words to edit apart from the link
-    assert "Link goes to https:// www.example.org /news/river-quality?utm_source=x" in shown
+    assert "The link goes to https:// www.example.org /news/river-quality?utm_source=x" in shown
     assert re.search(
         r'<textarea id="hook-x" name="hook"[^>]*>New research report: river quality in the Fens</textarea>',
         page["body"],
@@ -675,8 +675,14 @@ def test_a_personal_review_link_cannot_pause(api):
 # -- the words, the link, the reject step, the button ------------------------------------------
 
 
-def test_the_words_are_edited_apart_from_the_link_which_cannot_be_broken(api):
-    # Given a draft whose template put hashtags after the link
+def test_the_words_are_edited_apart_from_the_link_which_cannot_be_broken(lambda_env):
+    lambda_env.write_config(compose={"hashtags": {"Report": "#Rivers"}})
+    with time_machine.travel(AT, tick=False):
+        edit_apart_from_the_link(Api(lambda_env))
+
+
+def edit_apart_from_the_link(api: Api) -> None:
+    # Given a draft whose template put a hashtag after the link
     link = "https://www.example.org/news/river-quality?utm_source=x"
     draft = add_draft(api.store, NOW, post_link=link, text=f"River quality in the Fens {link} #Rivers")
 

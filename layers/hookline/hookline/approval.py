@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from hookline.invoke import FunctionInvoker
     from hookline.linkcheck import PageCheck
-    from hookline.renditions import Rendition
+    from hookline.renditions import Parts, Rendition
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -251,7 +251,7 @@ class Approvals:
         viewer: Approver | None,
         *,
         notice: dict[str, str] | None = None,
-        hooks: dict[str, str] | None = None,
+        hooks: dict[str, str | Parts] | None = None,
         audit: list[AuditEntry] | None = None,
         controls: Controls | None = None,
         approved: Sequence[Queued] | None = None,
@@ -280,7 +280,7 @@ class Approvals:
         approved: Sequence[Queued] | None = None,
         *,
         audit: Sequence[AuditEntry] = (),
-        hooks: dict[str, str] | None = None,
+        hooks: dict[str, str | Parts] | None = None,
     ) -> dict[str, Any]:
         from hookline.renditions import renditions
 
@@ -416,7 +416,7 @@ class Approvals:
                         token,
                         approver,
                         notice={"tone": "error", "text": str(exc)},
-                        hooks={"x": words if words is not None else split_post(edited, draft.post_link).hook},
+                        hooks={"x": words if words is not None else split_post(edited, draft.post_link)},
                         audit=history,
                     )
                     return Page(422, html)
@@ -559,6 +559,11 @@ class Approvals:
                 "The new link was not used: it must be a whole web address starting with https:// "
                 "(or http://), with no spaces."
             )
+        from hookline.compose import link_refusal
+
+        refusal = link_refusal(new)
+        if refusal:
+            return refused(f"The new link was not used: {refusal}.")
         if self.link_checker is None:
             return refused("Changing the link is not set up for this deployment; nothing was changed.")
         check = self.link_checker(new)

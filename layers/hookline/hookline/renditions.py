@@ -110,11 +110,15 @@ def edited_label(draft: Draft, audit: Sequence[AuditEntry], tz: Any) -> str | No
     return "Edited since it was composed"
 
 
-def x_rendition(config: Config, draft: Draft, edited: str | None, hook: str | None = None) -> Rendition:
+def x_rendition(
+    config: Config, draft: Draft, edited: str | None, hook: str | Parts | None = None
+) -> Rendition:
     from hookline.compose import weighted_length
 
     parts = split_post(draft.text, draft.post_link)
-    if hook is not None:
+    if isinstance(hook, Parts):
+        parts = hook
+    elif hook is not None:
         parts = Parts(parts.head, hook, parts.tail)
     text = parts.text
     return Rendition(
@@ -135,10 +139,10 @@ def x_rendition(config: Config, draft: Draft, edited: str | None, hook: str | No
 
 
 def renditions(
-    config: Config, draft: Draft, audit: Sequence[AuditEntry], hooks: dict[str, str] | None = None
+    config: Config, draft: Draft, audit: Sequence[AuditEntry], hooks: dict[str, str | Parts] | None = None
 ) -> list[Rendition]:
     """One rendition per network the draft goes to (`hooks`: words an approver typed, by network,
-    shown back when an edit was refused)."""
+    shown back when an edit was refused; a whole post sent in the older `text` field as Parts)."""
     hooks = hooks or {}
     edited = edited_label(draft, audit, config.organisation.tz)
     return [x_rendition(config, draft, edited, hooks.get("x"))]
