@@ -597,3 +597,35 @@ def test_an_entry_repeated_in_one_document_is_drafted_once_and_its_later_copy_is
         assert poll.poll_all().drafted == 0
     # Then it is one draft, so it can be approved and posted only once
     assert [d.title for d in store.drafts_in(State.PENDING)] == [REPORT.title]
+
+
+def test_a_feed_stuck_past_the_deadline_is_recorded_as_that_feeds_failure(
+    web: WebServer, store: Store, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a baselined feed whose next document keeps its parser busy past the poll's time
+    # (a stand-in for markup the bomb check does not know), beside a healthy feed
+    import hookline.poll as poll_module
+
+    for name in ("stuck", "fine"):
+        serve(web, f"/{name}.xml", [OLD], clock)
+    poll = poller(feed_config(web, ("stuck", "/stuck.xml"), ("fine", "/fine.xml")), store, clock)
+    poll.poll_all()
+    real = poll_module.parse_fetched
+
+    def busy(result: Any, **kwargs: Any) -> Any:
+        if kwargs.get("feed_id") == "stuck":
+            time.sleep(6)
+        return real(result, **kwargs)
+
+    monkeypatch.setattr(poll_module, "parse_fetched", busy)
+    clock.advance(minutes=5)
+    serve(web, "/stuck.xml", [REPORT, OLD], clock)
+    # When the poll has 1 second
+    report = poll.poll_all(time_budget=1)
+    # Then the stuck feed is reported and recorded as failed, so its streak and alarm count it
+    by_id = {f.feed_id: f for f in report.feeds}
+    assert not by_id["stuck"].ok and by_id["stuck"].failure_streak == 1
+    state = store.feed_state("stuck")
+    assert state is not None and state.failure_streak == 1
+    assert "the poll's time ran out" in (state.last_error or "")
+    assert by_id["fine"].ok

@@ -312,7 +312,20 @@ class Poller:
                         else "not polled: the poll's time ran out first"
                     )
                     log.warning("feed not finished", extra={"feed": feed.id, "error": error})
-                    report.feeds.append(FeedReport(feed.id, ok=False, status="timed out", error=error))
+                    timed_out = FeedReport(feed.id, ok=False, status="timed out", error=error)
+                    if started:
+                        # A feed stuck past the deadline (a parse that will not end) is that
+                        # feed's failure: recorded, so its streak and its alarm count it.
+                        try:
+                            timed_out.failure_streak = self.store.record_poll(
+                                feed.id, url=str(feed.url), ok=False, now=self.clock(), error=error
+                            ).failure_streak
+                        except Exception as exc:
+                            log.error(
+                                "could not record a timed-out feed",
+                                extra={"feed": feed.id, "error": f"{type(exc).__name__}: {exc}"[:300]},
+                            )
+                    report.feeds.append(timed_out)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self._flush_not_modified(run, minimum=1)
