@@ -811,3 +811,23 @@ def test_a_new_link_that_is_not_a_web_address_is_refused(api, link):
     assert page["statusCode"] == 422
     assert "it must be a whole web address starting with https://" in text_of(page)
     unchanged(api, draft)
+
+
+def test_a_deployment_without_x_still_opens_the_review_page(api):
+    # Given a configuration whose only corporate account is on Bluesky (X's rendition is the
+    # only one the page builds so far, so it has none to show)
+    import yaml
+
+    from tests.conftest import base_config_data, reset_handlers
+
+    data = base_config_data()
+    del data["account"]
+    data["accounts"] = {"bluesky": {"handle": "example-trust.bsky.social", "did": "did:plc:" + "a" * 24}}
+    api.env.config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    reset_handlers()
+    draft = add_draft(api.store, NOW)
+    page = api.review(draft)
+    # Then the page opens, with no X preview, no X price and a plain Approve
+    assert page["statusCode"] == 200
+    assert "This will be posted on X" not in text_of(page)
+    assert 'value="approve">Approve</button>' in page["body"]

@@ -124,7 +124,7 @@ def axe_violations(chromium: Any, url: str, *, form: dict[str, str] | None = Non
         page = context.new_page()
         page.goto(url)
         if form is not None:
-            page.locator(f"button[value='{form['action']}']").click()
+            page.locator(f"button[value='{form['action']}']").first.click()
             page.wait_for_load_state()
         page.add_script_tag(path=str(AXE))
         result = page.evaluate(
@@ -368,6 +368,10 @@ def test_every_page_an_approver_sees_passes_axe_core_wcag_22_aa(site, chromium):
         "view-only review": (site.links.view_url(draft), None),
         "failed": (site.review_url(failed), None),
         "result": (site.review_url(draft), {"action": "approve"}),
+        "reject step": (
+            site.review_url(add_draft(site.store, NOW, identity="to-reject")),
+            {"action": "reject"},
+        ),
         "queue": (site.links.queue_url(site.links.queue_token("alex@example.org")), None),
         "403": (f"{site.bridge.base_url}/drafts/{draft.id}?token=forged", None),
         "404": (f"{site.bridge.base_url}/nowhere", None),

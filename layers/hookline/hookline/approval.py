@@ -351,13 +351,17 @@ class Approvals:
                 else (f"Approve (goes out {local:%a %-d %b, %H:%M})")
             )
         names = ", ".join(r.name for r in shown)
+        if not names:
+            return "Approve"
         return f"Approve and post to {names} ({usd(sum(r.price_cents for r in shown))})"
 
     def _account_note(self, controls: Controls) -> str | None:
         """A warning when the publisher's last check found the credentials are another account's."""
         record = controls.account
+        if self.config.accounts.x is None or not record:
+            return None
         handle = self.config.account.bare_handle
-        if not record or record.get("expected") != self.config.account.user_id:
+        if record.get("expected") != self.config.account.user_id:
             return None
         username = record.get("username")
         if not record.get("ok"):

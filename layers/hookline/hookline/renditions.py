@@ -145,4 +145,7 @@ def renditions(
     shown back when an edit was refused; a whole post sent in the older `text` field as Parts)."""
     hooks = hooks or {}
     edited = edited_label(draft, audit, config.organisation.tz)
-    return [x_rendition(config, draft, edited, hooks.get("x"))]
+    shown = []
+    if config.accounts.x is not None:
+        shown.append(x_rendition(config, draft, edited, hooks.get("x")))
+    return shown
