@@ -279,3 +279,21 @@ def test_a_day_of_runs_logs_in_once_and_renews_the_session_instead(pds, store):
 
     # Then it logged in once more, and only once
     assert sum(r.logins for r in runs) == 2
+
+
+def test_a_thumb_at_an_internal_address_is_never_fetched_as_deployed(pds, web, guarded):
+    # Given the deployed setting (links from feeds may not reach internal addresses), and a
+    # card whose image is on loopback
+    web.add("/card.png", Resource(body=png(), content_type="image/png"))
+    net = network(pds, fetcher=Fetcher(FetchLimits(max_bytes=THUMB_MAX_BYTES)))
+    post = delivery(card=Card(uri=LINK, title="Le café rouvre", image=web.url("/card.png")))
+
+    # When the post is made
+    net.post(post)
+
+    # Then the image was not requested, and the card went without a thumb
+    assert web.requests_for("/card.png") == []
+    external = get_record(pds, pds.account("news-desk.test").did, post.record_key)["value"]["embed"][
+        "external"
+    ]
+    assert "thumb" not in external
