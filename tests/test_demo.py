@@ -123,10 +123,15 @@ def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             assert "Approved" in answer.read().decode()
 
-        # And the dry-run publisher prints the post
-        post = wait_for(lines, r"^DRY-RUN POST: (.+)$", seen).group(1)
-        assert "utm_source=x" in post
-        assert "http://news.example.org:" in post
+        # And the dry-run publisher prints the post once per network: X, Bluesky, Mastodon
+        posts = {}
+        for _ in range(3):
+            found = wait_for(lines, r"^DRY-RUN POST: \[(x|bluesky|mastodon)\] (.+)$", seen)
+            posts[found.group(1)] = found.group(2)
+        assert sorted(posts) == ["bluesky", "mastodon", "x"]
+        for network, post in posts.items():
+            assert f"utm_source={network}" in post
+            assert "http://news.example.org:" in post
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=30)

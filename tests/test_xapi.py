@@ -342,6 +342,6 @@ def test_the_dry_run_poster_prints_and_sends_nothing(x_api, capsys):
     posted = poster.post("Hello\nworld https://example.org")
 
     # Then the post is printed on one line, nothing reaches X, and there is no post id
-    assert capsys.readouterr().out == "DRY-RUN POST: Hello world https://example.org\n"
+    assert capsys.readouterr().out == "DRY-RUN POST: [x] Hello world https://example.org\n"
     assert x_api.sent == []
     assert posted.post_id is None

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from hookline.delivery import publish_networks
 from hookline.publish import publish_due
 from hookline.services import Services
 from hookline.settings import read_settings
@@ -85,6 +86,15 @@ def link_checker(s: Services) -> Any:
 def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
     """The publish run. Anything unforeseen raises: the invocation fails into the dead-letter
     queue and the errors alarm, and the draft state machine makes the next run safe."""
+    # Bluesky and Mastodon first: their deliveries are opened from drafts still APPROVED,
+    # before X's run moves them on. A network's trouble stays in its own report.
+    networks = (
+        publish_networks(
+            s.store, s.networks, s.config, s.clock(), lease=timedelta(seconds=s.settings.lease_seconds)
+        )
+        if s.networks
+        else {}
+    )
     report = publish_due(
         s.store,
         s.poster,
@@ -96,6 +106,15 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
     )
     # Only what an alarm or the dashboard reads is a metric (each name is billed every month);
     # the rest of the run's figures are in its "publish run finished" log line.
+    if s.networks:
+        # A draft approved while this run was under way reached X before the other networks saw
+        # it APPROVED: open theirs now, the next run posts them.
+        from hookline.delivery import open_deliveries
+
+        for draft_id in [*report.published, *report.failed, *report.needs_confirmation]:
+            handled = s.store.find_draft(draft_id)
+            if handled is not None:
+                open_deliveries(s.store, s.config, handled, s.clock())
     count = MetricUnit.Count
     metrics.add_metric(name="Published", unit=count, value=len(report.published))
     metrics.add_metric(name="PublishNeedsConfirmation", unit=count, value=len(report.needs_confirmation))
@@ -107,7 +126,21 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
         logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
     elif report.usage_capped:
         logger.error("publishing held for the day: X usage cap", extra={"reason": report.held})
-    return report.summary()
+    for name, result in networks.items():  # counted in the summary line, no metric of their own yet
+        if result.held and result.held != "paused":
+            logger.error("publishing held for one network", extra={"network": name, "reason": result.held})
+    return {
+        **report.summary(),
+        "networks": {
+            name: {
+                "published": len(r.published),
+                "failed": len(r.failed),
+                "retrying": len(r.retrying),
+                "held": r.held,
+            }
+            for name, r in networks.items()
+        },
+    }
 
 
 # -- reminders (owned by the approval stage; kept apart from publishing on purpose) -----------

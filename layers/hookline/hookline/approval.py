@@ -8,6 +8,7 @@ lets exactly one of two racing approvers win, and the other is told who did.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from hookline.invoke import FunctionInvoker
     from hookline.linkcheck import PageCheck
     from hookline.renditions import Parts, Rendition
+
+log = logging.getLogger(__name__)
 
 # action -> (states it may start from, state it leads to)
 ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
@@ -452,11 +455,26 @@ class Approvals:
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
+        if action == "approve" and any(n != "x" for n in self.config.networks):
+            self._open_deliveries(after)
         controls, *queue = (future.result() for future in reading)
         html = self._render_result(
             after, token, approver, action, controls, queue[0] if queue else None, [*history, entry]
         )
         return Page(200, html)
+
+    def _open_deliveries(self, draft: Draft) -> None:
+        """Each other network's delivery, as the draft is approved (the publisher opens any that
+        are missing too, while the draft is still APPROVED: a failure here loses nothing)."""
+        from hookline.delivery import open_deliveries
+
+        try:
+            open_deliveries(self.store, self.config, draft, self.clock())
+        except Exception:
+            log.exception(
+                "could not open the other networks' deliveries; the publisher will",
+                extra={"draft_id": draft.id},
+            )
 
     def _render_result(
         self,

@@ -148,6 +148,8 @@ class Draft(BaseModel):
     rule: str | None = None
     term: str | None = None
     by_hand: str | None = None
+    # Each configured network's rendition, {"text", "link", "length", "limit"}; X's is `text`.
+    networks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def is_event(self) -> bool:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from hookline.clock import human_time, parse_iso
-from hookline.compose import ComposeError, compose
+from hookline.compose import ComposeError, compose, renditions
 from hookline.config import Config, FeedConfig
 from hookline.feeds import Fetcher, FetchError, ParseError, parse_fetched
 from hookline.linkcheck import LinkChecker, PageCheck
@@ -113,6 +113,7 @@ def make_draft(
     page: PageCheck | None = None,
 ) -> Draft:
     composed = compose(entry, feed, config, now)
+    made = renditions(entry, feed, config, now)
     expires = now + timedelta(days=config.approval.expire_after_days)
     if entry.event and entry.event.start < expires:
         expires = entry.event.start
@@ -144,6 +145,10 @@ def make_draft(
         preflight=page.as_json() if page else None,
         rule=judgement.rule,
         term=judgement.term,
+        networks={
+            name: {"text": c.text, "link": c.link, "length": c.weighted_length, "limit": c.limit}
+            for name, c in made.items()
+        },
     )
 
 

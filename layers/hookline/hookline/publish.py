@@ -414,6 +414,8 @@ def publish_due(
     if pause.paused:
         report.hold("paused", f"paused by {pause.by}: {pause.reason}")
         return report
+    if config.accounts.x is None:
+        return report  # no X account: the other networks' deliveries are hookline.delivery's
     limit = store.limit_state()
     if limit and limit.until:
         if limit.until > now:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hookline.feeds import Fetcher
     from hookline.invoke import FunctionInvoker
     from hookline.links import LinkSigner
+    from hookline.networks.port import Network
     from hookline.notify import Notifier
     from hookline.store import Store
     from hookline.xapi import Poster
@@ -147,6 +148,19 @@ def x_credentials(settings: Settings) -> dict[str, str]:
     return {k: str(data[k]) for k in CREDENTIAL_FIELDS}
 
 
+def secret_field(name: str, key: str, network: str) -> str:
+    """One field of a network's JSON secret (cached SECRET_MAX_AGE); CredentialsError if unusable."""
+    from hookline.networks.port import CredentialsError
+
+    try:
+        data = json.loads(_secret(name) or "{}")
+    except ValueError:
+        raise CredentialsError(f"the {network} secret {name!r} is not a JSON object") from None
+    if not isinstance(data, dict) or not data.get(key):
+        raise CredentialsError(f"the {network} secret {name!r} lacks {key}")
+    return str(data[key])
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -207,6 +221,55 @@ class Services:
         from hookline.invoke import FunctionInvoker
 
         return FunctionInvoker(self.settings.poll_function) if self.settings.poll_function else None
+
+    @cached_property
+    def networks(self) -> dict[str, Network]:
+        """Every configured network but X (X is `poster`), each behind the publishing port."""
+        if "networks" in self.overrides:
+            return self.overrides["networks"]  # type: ignore[no-any-return]
+        from hookline.delivery import expected_account
+        from hookline.networks.dryrun import DryRunNetwork
+        from hookline.networks.port import Identity
+
+        built: dict[str, Network] = {}
+        accounts = self.config.accounts
+        for name in self.config.networks:
+            if name == "x":
+                continue
+            if self.settings.publisher in ("dry-run", "shadow"):
+                expected, handle = expected_account(self.config, name)
+                built[name] = DryRunNetwork(
+                    name, Identity(expected, handle), shadow=self.settings.publisher == "shadow"
+                )
+            elif name == "bluesky" and accounts.bluesky:
+                from hookline.feeds import Fetcher, FetchLimits
+                from hookline.netguard import Guard
+                from hookline.networks.bluesky import THUMB_MAX_BYTES, BlueskyNetwork, TableSessions
+
+                secret = self.settings.bluesky_secret or accounts.bluesky.app_password_secret
+                built[name] = BlueskyNetwork(
+                    accounts.bluesky,
+                    lambda secret=secret: secret_field(secret, "app_password", "Bluesky"),  # type: ignore[misc]
+                    TableSessions(self.store),
+                    fetcher=Fetcher(
+                        FetchLimits(
+                            connect_timeout=3, read_timeout=4, total_timeout=6, max_bytes=THUMB_MAX_BYTES
+                        ),
+                        maxsize=2,
+                        guard=Guard(allow_private=self.settings.allow_private_addresses),
+                    ),
+                    clock=self.clock,
+                )
+            elif name == "mastodon" and accounts.mastodon:
+                from hookline.networks.mastodon import MastodonNetwork
+
+                secret = self.settings.mastodon_secret or accounts.mastodon.token_secret
+                built[name] = MastodonNetwork(
+                    accounts.mastodon,
+                    lambda secret=secret: secret_field(secret, "access_token", "Mastodon"),  # type: ignore[misc]
+                    clock=self.clock,
+                )
+        return built
 
     @cached_property
     def poster(self) -> Poster:

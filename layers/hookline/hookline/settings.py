@@ -27,6 +27,10 @@ class Settings(BaseModel):
     # Local stack and tests only: a literal key instead of a Secrets Manager name.
     signing_key: str | None = Field(alias="HOOKLINE_SIGNING_KEY", default=None)
     x_secret: str | None = Field(alias="HOOKLINE_X_SECRET", default=None)
+    # Secrets Manager names of the Bluesky app password and the Mastodon token (template
+    # parameters); unset, the names in the config's accounts are used.
+    bluesky_secret: str | None = Field(alias="HOOKLINE_BLUESKY_SECRET", default=None)
+    mastodon_secret: str | None = Field(alias="HOOKLINE_MASTODON_SECRET", default=None)
     approvers_topic: str | None = Field(alias="HOOKLINE_APPROVERS_TOPIC", default=None)
     alarm_topic: str | None = Field(alias="HOOKLINE_ALARM_TOPIC", default=None)
     # shadow: run everything for real but only log what would be posted.

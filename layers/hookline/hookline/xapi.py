@@ -260,7 +260,7 @@ class DryRunPoster:
             log.info("shadow mode: would post", extra={"text": text})
         else:
             one_line = text.replace("\n", " ")
-            print(f"DRY-RUN POST: {one_line}", file=sys.stdout, flush=True)
+            print(f"DRY-RUN POST: [x] {one_line}", file=sys.stdout, flush=True)
         return Posted(post_id=None, url=None)
 
 
