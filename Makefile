@@ -128,7 +128,7 @@ pytest: deps
 
 # docs/review-page.png, the README's picture, taken by the browser test on a 390-px phone.
 screenshots: deps chromium
-	HOOKLINE_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/test_browser_review.py -k byte_for_byte
+	HOOKLINE_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/approval/test_browser_review.py -k byte_for_byte
 
 # Builds the functions with sam (as `make build` does) into a scratch folder and runs them on
 # Lambda's python3.13 from there; a few minutes.

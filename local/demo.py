@@ -134,7 +134,7 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
         poll_event = load_event(str(ROOT / "events" / "poll_feeds.json"))
         publish_event = load_event(str(ROOT / "events" / "publish.json"))
 
-        from hookline.links import LinkSigner
+        from hookline.approval.links import LinkSigner
         from hookline.services import Services
         from hookline.settings import read_settings
 

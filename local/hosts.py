@@ -5,7 +5,7 @@ The demo serves its sample site under a real-looking name (`news.example.org`) r
 characters, whatever its length); an IP-address link is counted character by character,
 and the review page's count would then disagree with everything the README says. The name
 is answered here, in this process's resolver, so nothing outside the demo changes (no
-/etc/hosts edit) and every other name resolves as before. hookline.netguard's system
+/etc/hosts edit) and every other name resolves as before. hookline.poll.netguard's system
 resolver asks socket.getaddrinfo too, so guarded fetches see the map, and the demo's
 HOOKLINE_ALLOW_PRIVATE_ADDRESSES=true lets the loopback answer through.
 """

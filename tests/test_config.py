@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hookline.cli import main
 from hookline.config import ConfigError, load_config
+from hookline.ops.cli import main
 from tests.support.events import call, load
 from tests.support.paths import ROOT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hookline.cli import main
 from hookline.config import ConfigError, NoXAccount, load_config, parse_config
+from hookline.ops.cli import main
 from tests.support.paths import ROOT
 
 EXAMPLE = ROOT / "config" / "hookline.example.yaml"

@@ -19,14 +19,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hookline.approval import Approvals, Page
+from hookline.approval.review import Approvals, Page
+from hookline.approval.views import error_page, security_headers
 from hookline.errors import BadRequest, Conflict, Forbidden, HooklineError, Invalid, NotFound
 from hookline.services import Services
 from hookline.settings import read_settings
-from hookline.views import error_page, security_headers
 
 if TYPE_CHECKING:
-    from hookline.linkcheck import PageCheck
+    from hookline.poll.linkcheck import PageCheck
 
 logger = Logger()
 app = APIGatewayHttpResolver()
@@ -58,7 +58,7 @@ def approvals() -> Approvals:
 
 
 def _link_checker(url: str) -> PageCheck:
-    from hookline.linkcheck import preflight
+    from hookline.poll.linkcheck import preflight
 
     s = services()
     fetcher = s.fetcher.bounded(time.monotonic() + LINK_CHECK_SECONDS)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hookline.poll import Poller
+from hookline.poll.run import Poller
 from hookline.services import Services
 from hookline.settings import read_settings
 
@@ -66,7 +66,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def draft_skip(event: dict[str, Any]) -> dict[str, Any]:
-    from hookline.poll import SkipNotDrafted
+    from hookline.poll.run import SkipNotDrafted
 
     feed_id, key, by = (str(event.get(k) or "") for k in ("feed_id", "key", "by"))
     if not (feed_id and key and by):

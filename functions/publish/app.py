@@ -11,8 +11,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hookline.delivery import publish_networks
-from hookline.publish import publish_due
+from hookline.publish.delivery import publish_networks
+from hookline.publish.run import publish_due
 from hookline.services import Services
 from hookline.settings import read_settings
 
@@ -34,7 +34,7 @@ def services() -> Services:
 def emit_health_gauges(s: Services) -> None:
     """Table-derived gauges (stuck attempts, approval queue, spend); a failure here never affects publishing."""
     try:
-        from hookline.health import UNITS, gauges
+        from hookline.publish.health import UNITS, gauges
 
         values = gauges(s.store, s.config, s.clock())
     except Exception:
@@ -64,9 +64,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def link_checker(s: Services) -> Any:
     """The link pre-flight, run again just before posting, on a short leash: a slow site
     must not eat the time the post itself needs."""
-    from hookline.feeds import Fetcher, FetchLimits
-    from hookline.linkcheck import preflight
-    from hookline.netguard import Guard
+    from hookline.poll.feeds import Fetcher, FetchLimits
+    from hookline.poll.linkcheck import preflight
+    from hookline.poll.netguard import Guard
 
     polling = s.config.polling
     fetcher = Fetcher(
@@ -109,7 +109,7 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
     if s.networks:
         # A draft approved while this run was under way reached X before the other networks saw
         # it APPROVED: open theirs now, the next run posts them.
-        from hookline.delivery import open_deliveries
+        from hookline.publish.delivery import open_deliveries
 
         for draft_id in [*report.published, *report.failed, *report.needs_confirmation]:
             handled = s.store.find_draft(draft_id)
@@ -149,7 +149,7 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
 def remind(s: Services) -> int:
     """Remind approvers of drafts waiting too long; a failure here never affects publishing."""
     try:
-        from hookline.reminders import send_reminders
+        from hookline.approval.reminders import send_reminders
 
         reminded = send_reminders(s.store, s.notifier, s.config, s.clock())
     except Exception:

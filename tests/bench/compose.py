@@ -43,10 +43,10 @@ def _package_bytes(name: str) -> int:
 
 def run(report: Report) -> None:
     sys.path.insert(0, str(LAYER))
-    from hookline.cli import main
     from hookline.compose import compose, weighted_length
     from hookline.config import parse_config
     from hookline.models import Entry, EventInfo
+    from hookline.ops.cli import main
     from tests.conftest import base_config_data
     from tests.support.paths import REFERENCE
 

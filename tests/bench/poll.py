@@ -174,8 +174,8 @@ def _hookline(args: dict[str, Any]) -> dict[str, Any]:
 
     from hookline.clock import utc_now
     from hookline.config import parse_config
-    from hookline.feeds import Fetcher
-    from hookline.poll import Poller
+    from hookline.poll.feeds import Fetcher
+    from hookline.poll.run import Poller
     from hookline.store import Store, dynamodb_client
 
     class Counting:

@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-from hookline.feeds import parse_feed
+from hookline.approval.reminders import send_reminders
 from hookline.models import Draft, State
-from hookline.poll import Poller
-from hookline.publish import PublishReport, in_window, publish_due
-from hookline.reminders import send_reminders
+from hookline.poll.feeds import parse_feed
+from hookline.poll.run import Poller
+from hookline.publish.run import PublishReport, in_window, publish_due
 from hookline.services import Services
 from hookline.settings import read_settings
 from hookline.store import Store

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import time_machine
 
+from hookline.approval.views import TEMPLATES
 from hookline.models import State
-from hookline.views import TEMPLATES
 from local.bridge import Bridge
 from tests.conftest import NOW, SIGNING_KEY
 from tests.reliability.hostile import TEXT_PAYLOADS, HostileFeed, feed_bytes, hostile_feeds

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from hookline.config import Polling
-from hookline.feeds import ParseError, parse_feed
 from hookline.models import State
+from hookline.poll.feeds import ParseError, parse_feed
 from tests.reliability.hostile import (
     TEXT_PAYLOADS,
     HostileFeed,

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from hookline.compose import x_entities
-from hookline.feeds import Fetcher
-from hookline.linkcheck import preflight
 from hookline.models import State
+from hookline.poll.feeds import Fetcher
+from hookline.poll.linkcheck import preflight
 from hookline.store import item_size
 from tests.conftest import NOW, make_config
 from tests.reliability.system import Findings
@@ -109,7 +109,7 @@ def test_a_huge_partner_page_is_capped_and_a_write_that_still_fails_fails_only_i
     # posts that reached X are paid for, and three runs in a row never crash
     for name, value in (("MAX_STRING", 10**8), ("ITEM_BUDGET", 10**9)):
         monkeypatch.setattr(f"hookline.store.{name}", value)
-    monkeypatch.setattr("hookline.linkcheck.MAX_VENUE", 10**8)
+    monkeypatch.setattr("hookline.poll.linkcheck.MAX_VENUE", 10**8)
     clock.advance(days=1)
     month_before = store.month_spend(clock.now.strftime("%Y-%m")).cents
     # (its summary and categories as full as the feed caps allow: with the 800 KB venue read
@@ -159,8 +159,8 @@ def _poll_config(feeds: list[dict[str, Any]]) -> Any:
 
 
 def _poller(config: Any, store: Any, clock: Any) -> Any:
-    from hookline.poll import Poller
-    from tests.test_poll import Notified
+    from hookline.poll.run import Poller
+    from tests.poll.test_poll import Notified
 
     # No page checks: the links are other organisations' real addresses, never fetched in tests.
     return Poller(config, store, Fetcher.for_polling(config.polling), Notified(), clock, check_links=False)
@@ -182,7 +182,7 @@ def _baselined_then(web: Any, store: Any, clock: Any, config: Any, bodies: dict[
 def test_real_world_feed_shapes_in_every_element_order_draft_every_entry_with_its_link(
     store: Any, clock: Any, web: Any, ledger: Any
 ) -> None:
-    from tests.test_feeds_links import expected_links, reordered
+    from tests.poll.test_feeds_links import expected_links, reordered
 
     bodies: dict[str, bytes] = {}
     expected: dict[str, list[str]] = {}
@@ -360,7 +360,7 @@ def test_parser_bombs_fail_only_their_own_feed_within_its_deadline(
         if state is None or state.failure_streak != 1:
             findings.lost.append(f"{name}: no failure recorded for its streak and alarm ({state})")
     # What the check costs on the bomb, and what feedparser alone costs on a small one
-    from hookline.feeds import ParseError, parse_feed
+    from hookline.poll.feeds import ParseError, parse_feed
 
     started = time.monotonic()
     with pytest.raises(ParseError):

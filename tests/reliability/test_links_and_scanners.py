@@ -23,7 +23,7 @@ import pytest
 import time_machine
 from itsdangerous import URLSafeTimedSerializer
 
-from hookline.links import DECIDE, QUEUE
+from hookline.approval.links import DECIDE, QUEUE
 from hookline.models import State
 from tests.conftest import NOW, SIGNING_KEY
 from tests.reliability.system import Findings, changed, snapshot

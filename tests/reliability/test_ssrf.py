@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from hookline.feeds import Fetcher
-from hookline.netguard import HostMap
+from hookline.poll.feeds import Fetcher
+from hookline.poll.netguard import HostMap
 from hookline.services import Services
 from hookline.settings import read_settings
 from hookline.store import Store
@@ -175,7 +175,7 @@ def test_no_link_from_a_feed_reaches_an_internal_address(system, web, aws, ledge
 
         # When they are polled
         system.clock.advance(minutes=5)
-        with caplog.at_level(logging.WARNING, logger="hookline.poll"):
+        with caplog.at_level(logging.WARNING, logger="hookline.poll.run"):
             report = run.poll_all(time_budget=110)
 
         # Then every entry became a draft whose pre-flight says its link was not fetched

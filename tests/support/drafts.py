@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from hookline.links import LinkSigner
+from hookline.approval.links import LinkSigner
 from hookline.models import Draft, EventData, State, short_hash
 from hookline.store import Store
 

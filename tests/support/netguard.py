@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hookline.netguard import Guard, normalise_host
+from hookline.poll.netguard import Guard, normalise_host
 
 
 @dataclass(frozen=True)

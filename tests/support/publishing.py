@@ -10,9 +10,9 @@ from typing import Any
 
 from hookline.config import Config
 from hookline.models import Draft, EventData, State
-from hookline.publish import PublishReport, publish_due
+from hookline.publish.run import PublishReport, publish_due
+from hookline.publish.xapi import TweepyPoster
 from hookline.store import Store
-from hookline.xapi import TweepyPoster
 
 CREDENTIALS = {
     "consumer_key": "ck-test",

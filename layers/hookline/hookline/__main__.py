@@ -1,3 +1,3 @@
-from hookline.cli import main
+from hookline.ops.cli import main
 
 raise SystemExit(main())

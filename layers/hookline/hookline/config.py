@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from datetime import time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -197,7 +197,7 @@ class Approver(_Model):
 
 
 class RuleSet(_Model):
-    """What makes an entry significant. Terms match as a person reads them (hookline.matching)."""
+    """What makes an entry significant. Terms match as a person reads them (hookline.poll.matching)."""
 
     include_categories: list[str] = Field(default_factory=list)
     include_keywords: list[str] = Field(default_factory=list)
@@ -369,10 +369,36 @@ class Compose(_Model):
         return next((t for c, t in self.hashtags.items() if c.strip().casefold() == wanted), None)
 
 
+def cents(usd: float) -> int:
+    """Dollars as whole cents, the unit the table counts spend in."""
+    return round(usd * 100)
+
+
 class Window(_Model):
+    """A weekly window (days, start, end) read in a timezone the caller names: the publish
+    window, and the approvers' working hours for reminders."""
+
     days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["mon", "tue", "wed", "thu", "fri"]))
     start: time = time(9, 0)
     end: time = time(17, 30)
+
+    def contains(self, at: datetime, tz: ZoneInfo) -> bool:
+        local = at.astimezone(tz)
+        return WEEKDAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
+
+    def next_open(self, at: datetime, tz: ZoneInfo) -> datetime:
+        """The first moment at or after `at` inside the window, in 15-minute steps, looking a
+        week ahead at most (`at` itself when nothing opens in that time)."""
+        if self.contains(at, tz):
+            return at
+        step = timedelta(minutes=15)
+        probe = at - timedelta(minutes=at.minute % 15, seconds=at.second, microseconds=at.microsecond) + step
+        end = at + timedelta(days=8)
+        while probe < end:
+            if self.contains(probe, tz):
+                return probe
+            probe += step
+        return at
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:

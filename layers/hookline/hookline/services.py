@@ -18,13 +18,13 @@ from hookline.config import Config
 from hookline.settings import Settings, cached_config
 
 if TYPE_CHECKING:
-    from hookline.feeds import Fetcher
+    from hookline.approval.links import LinkSigner
+    from hookline.approval.notify import Notifier
     from hookline.invoke import FunctionInvoker
-    from hookline.links import LinkSigner
-    from hookline.networks.port import Network
-    from hookline.notify import Notifier
+    from hookline.poll.feeds import Fetcher
+    from hookline.publish.networks.port import Network
+    from hookline.publish.xapi import Poster
     from hookline.store import Store
-    from hookline.xapi import Poster
 
 SECRET_MAX_AGE = 300
 # Libraries that log whole requests and responses at DEBUG: botocore (emails with personal
@@ -102,7 +102,7 @@ def _stage_provider(stage: str) -> Any:
     return DEFAULT_PROVIDERS[key]
 
 
-def _key_from(secret: str) -> str:
+def key_from(secret: str) -> str:
     try:
         data = json.loads(secret)
     except ValueError:
@@ -118,10 +118,10 @@ def signing_keys(settings: Settings) -> list[str]:
         return [k for k in settings.signing_key.split(",") if k]
     if not settings.signing_secret:
         raise RuntimeError("HOOKLINE_SIGNING_SECRET is not set")
-    keys = [_key_from(_secret(settings.signing_secret) or "")]
+    keys = [key_from(_secret(settings.signing_secret) or "")]
     previous = _secret(settings.signing_secret, "AWSPREVIOUS")
     if previous:
-        keys.append(_key_from(previous))
+        keys.append(key_from(previous))
     return [k for k in keys if k]
 
 
@@ -131,8 +131,8 @@ def x_credentials(settings: Settings) -> dict[str, str]:
     A secret that exists but is not usable is a CredentialsError: publishing is held and the
     review page says why. Secrets Manager itself failing is left to raise (the run is retried).
     """
-    from hookline.networks.port import CredentialsError
-    from hookline.xapi import CREDENTIAL_FIELDS
+    from hookline.publish.networks.port import CredentialsError
+    from hookline.publish.xapi import CREDENTIAL_FIELDS
 
     if not settings.x_secret:
         raise CredentialsError("HOOKLINE_X_SECRET is not set")
@@ -150,7 +150,7 @@ def x_credentials(settings: Settings) -> dict[str, str]:
 
 def secret_field(name: str, key: str, network: str) -> str:
     """One field of a network's JSON secret (cached SECRET_MAX_AGE); CredentialsError if unusable."""
-    from hookline.networks.port import CredentialsError
+    from hookline.publish.networks.port import CredentialsError
 
     try:
         data = json.loads(_secret(name) or "{}")
@@ -184,7 +184,7 @@ class Services:
     def signer(self) -> LinkSigner:
         # Not cached here: keys come through the parameters cache, so a rotation is seen
         # within SECRET_MAX_AGE without a redeploy.
-        from hookline.links import LinkSigner
+        from hookline.approval.links import LinkSigner
 
         return LinkSigner(
             signing_keys(self.settings),
@@ -196,8 +196,8 @@ class Services:
     def fetcher(self) -> Fetcher:
         if "fetcher" in self.overrides:
             return self.overrides["fetcher"]  # type: ignore[no-any-return]
-        from hookline.feeds import Fetcher
-        from hookline.netguard import Guard
+        from hookline.poll.feeds import Fetcher
+        from hookline.poll.netguard import Guard
 
         return Fetcher.for_polling(
             self.config.polling, guard=Guard(allow_private=self.settings.allow_private_addresses)
@@ -207,7 +207,7 @@ class Services:
     def notifier(self) -> Notifier:
         if "notifier" in self.overrides:
             return self.overrides["notifier"]  # type: ignore[no-any-return]
-        from hookline.notify import EchoNotifier, Notifier
+        from hookline.approval.notify import EchoNotifier, Notifier
 
         if self.settings.notifier == "echo":
             return EchoNotifier(self.config, lambda: self.signer)  # type: ignore[return-value]
@@ -227,9 +227,9 @@ class Services:
         """Every configured network but X (X is `poster`), each behind the publishing port."""
         if "networks" in self.overrides:
             return self.overrides["networks"]  # type: ignore[no-any-return]
-        from hookline.delivery import expected_account
-        from hookline.networks.dryrun import DryRunNetwork
-        from hookline.networks.port import Identity
+        from hookline.publish.delivery import expected_account
+        from hookline.publish.networks.dryrun import DryRunNetwork
+        from hookline.publish.networks.port import Identity
 
         built: dict[str, Network] = {}
         accounts = self.config.accounts
@@ -242,9 +242,9 @@ class Services:
                     name, Identity(expected, handle), shadow=self.settings.publisher == "shadow"
                 )
             elif name == "bluesky" and accounts.bluesky:
-                from hookline.feeds import Fetcher, FetchLimits
-                from hookline.netguard import Guard
-                from hookline.networks.bluesky import THUMB_MAX_BYTES, BlueskyNetwork, TableSessions
+                from hookline.poll.feeds import Fetcher, FetchLimits
+                from hookline.poll.netguard import Guard
+                from hookline.publish.networks.bluesky import THUMB_MAX_BYTES, BlueskyNetwork, TableSessions
 
                 secret = self.settings.bluesky_secret or accounts.bluesky.app_password_secret
                 built[name] = BlueskyNetwork(
@@ -261,7 +261,7 @@ class Services:
                     clock=self.clock,
                 )
             elif name == "mastodon" and accounts.mastodon:
-                from hookline.networks.mastodon import MastodonNetwork
+                from hookline.publish.networks.mastodon import MastodonNetwork
 
                 secret = self.settings.mastodon_secret or accounts.mastodon.token_secret
                 built[name] = MastodonNetwork(
@@ -275,7 +275,7 @@ class Services:
     def poster(self) -> Poster:
         if "poster" in self.overrides:
             return self.overrides["poster"]  # type: ignore[no-any-return]
-        from hookline.xapi import DryRunPoster, TweepyPoster
+        from hookline.publish.xapi import DryRunPoster, TweepyPoster
 
         if self.settings.publisher in ("dry-run", "shadow"):
             return DryRunPoster(self.config.account, shadow=self.settings.publisher == "shadow")

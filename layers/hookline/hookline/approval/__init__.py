@@ -1,0 +1,1 @@
+"""Stage 3, approval: review pages, decisions, approvers' notifications and reminders."""

@@ -1,0 +1,151 @@
+"""What each network will be sent for a draft: one rendition per network, the review page's unit.
+
+The approver edits the words (the hook); the link, and whatever the template put beside
+it (hashtags after it), stay fixed, so one slip cannot break the destination. Today the
+list holds X's rendition; another network is one more item built the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from hookline.config import Config
+    from hookline.models import AuditEntry, Draft
+
+X_LIMIT = 280
+X_URL_LENGTH = 23
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A post split around its link: `head + hook + tail` is the whole text."""
+
+    head: str  # fixed text before the editable part (the link, when a template starts with it)
+    hook: str  # the approver's words
+    tail: str  # fixed text after them: the link, then hashtags the template added
+
+    @property
+    def text(self) -> str:
+        return self.head + self.hook + self.tail
+
+
+def split_post(text: str, link: str) -> Parts:
+    """The editable words of `text` and the fixed parts around them: the words before the link
+    (or, for a template that starts with its link, the words after it)."""
+    at = text.find(link) if link else -1
+    if at < 0:
+        return Parts("", text, "")
+    before, after = text[:at], text[at + len(link) :]
+    if before.strip():
+        hook = before.rstrip()
+        return Parts("", hook, before[len(hook) :] + link + after)
+    words = after.strip()
+    if not words:
+        return Parts("", "", link)
+    start = after.index(words)
+    return Parts(before + link + after[:start], words, after[start + len(words) :])
+
+
+def join_hook(parts: Parts, hook: str) -> str:
+    """The post with the approver's words in place of the hook (spaces collapsed as X's text is)."""
+    from hookline.compose import clean_text
+
+    return parts.head + clean_text(hook, neutralise=False) + parts.tail
+
+
+@dataclass(frozen=True)
+class Rendition:
+    network: str  # "x": the form fields and page anchors use it
+    name: str  # "X", as people call the network
+    handle: str  # the configured corporate account on it, without "@"
+    text: str  # exactly what is sent
+    parts: Parts
+    link: str
+    length: int  # as the network counts `text`
+    limit: int
+    fixed_length: int  # what the fixed parts count, for the page's live counter
+    counting: str  # how the page's counter counts: "x-weighted" (twitter-text v3)
+    hook_field: str  # the form field that carries the edited words
+    price_cents: int
+    edited: str | None  # "Edited by NAME at TIME" when the words are not as composed
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.length
+
+    @property
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(self.link).hostname or ""
+        except ValueError:
+            return ""
+
+    def as_counter(self) -> dict[str, Any]:
+        """What the page's script needs to count and preview live (the server checks again)."""
+        return {
+            "head": self.parts.head,
+            "tail": self.parts.tail,
+            "limit": self.limit,
+            "fixed": self.fixed_length,
+            "counting": self.counting,
+        }
+
+
+def edited_label(draft: Draft, audit: Sequence[AuditEntry], tz: Any) -> str | None:
+    """Who last changed the words, and when, if anyone did."""
+    from hookline.approval.views import when
+
+    if draft.text == draft.composed_text:
+        return None
+    for entry in reversed(audit):
+        if entry.text_after is not None and entry.text_after == draft.text:
+            name = entry.actor.split(" <", 1)[0]
+            return f"Edited by {name} at {when(entry.at, tz)}"
+    return "Edited since it was composed"
+
+
+def x_rendition(
+    config: Config, draft: Draft, edited: str | None, hook: str | Parts | None = None
+) -> Rendition:
+    from hookline.compose import weighted_length
+
+    parts = split_post(draft.text, draft.post_link)
+    if isinstance(hook, Parts):
+        parts = hook
+    elif hook is not None:
+        parts = Parts(parts.head, hook, parts.tail)
+    text = parts.text
+    return Rendition(
+        network="x",
+        name="X",
+        handle=config.account.bare_handle,
+        text=text,
+        parts=parts,
+        link=draft.post_link,
+        length=weighted_length(text),
+        limit=X_LIMIT,
+        fixed_length=weighted_length(parts.head + parts.tail),
+        counting="x-weighted",
+        hook_field="hook",
+        price_cents=round(config.pacing.price_per_post_usd * 100),
+        edited=edited,
+    )
+
+
+def renditions(
+    config: Config, draft: Draft, audit: Sequence[AuditEntry], hooks: dict[str, str | Parts] | None = None
+) -> list[Rendition]:
+    """One rendition per network the draft goes to (`hooks`: words an approver typed, by network,
+    shown back when an edit was refused; a whole post sent in the older `text` field as Parts)."""
+    hooks = hooks or {}
+    edited = edited_label(draft, audit, config.organisation.tz)
+    shown = []
+    if config.accounts.x is not None:
+        shown.append(x_rendition(config, draft, edited, hooks.get("x")))
+    return shown

@@ -1,0 +1,3 @@
+"""Operator tools (`python -m hookline ...`): cli, doctor, status, preview, rules report.
+
+No handler imports this room."""

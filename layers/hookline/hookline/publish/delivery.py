@@ -1,0 +1,332 @@
+"""Deliveries to the networks beside X (Bluesky, Mastodon): one per (draft, network), each with
+its own state, exactly once, and never held or repeated by another network's trouble.
+
+A draft keeps its decision (PENDING, APPROVED, REJECTED, EXPIRED). Once approved, each
+configured network other than X gets a delivery (store: DRAFT#<id> / NETWORK#<network>):
+APPROVED -> PUBLISHING -> PUBLISHED, or FAILED (Retry puts it back to APPROVED). Every move
+is a conditional write on the state and version the publisher read; the claim carries an
+attempt id and a start time (the lease), and only that attempt may record its outcome.
+
+What keeps a retry from posting twice is the network's own: the delivery's key and its first
+attempt's time and record key are fixed at the first claim and sent identically on every
+attempt (Mastodon's Idempotency-Key, Bluesky's TID record key with swapRecord null), and an
+attempt whose outcome was lost is retried as `after_ambiguous`, which makes the adapter look
+before it posts where its network needs that.
+
+X keeps its own delivery in the draft's state machine (publish.py), as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hookline.clock import iso, parse_iso
+from hookline.config import Config
+from hookline.models import Draft, State
+from hookline.publish.networks.bluesky import tid
+from hookline.publish.networks.port import (
+    Ambiguous,
+    Card,
+    CredentialsError,
+    Network,
+    NetworkError,
+    NotSent,
+    Post,
+    RateLimited,
+    Unauthorized,
+    WrongAccount,
+    guard,
+)
+from hookline.store import StateConflict, Store
+
+log = logging.getLogger(__name__)
+
+ACTOR = "publisher"
+GUARD_MAX_AGE = timedelta(hours=3)
+RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+MAX_RETRIES = 5
+# Decisions that stop a delivery not yet published (withdraw, expiry).
+STOPPED = (State.REJECTED, State.EXPIRED)
+
+
+@dataclass
+class NetworkReport:
+    published: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    held: str | None = None
+
+
+def expected_account(config: Config, network: str) -> tuple[str, str]:
+    """The configured corporate account's id and name on `network` (what the guard compares)."""
+    accounts = config.accounts
+    if network == "bluesky" and accounts.bluesky:
+        return accounts.bluesky.did, f"@{accounts.bluesky.bare_handle}"
+    if network == "mastodon" and accounts.mastodon:
+        return accounts.mastodon.account_id, f"@{accounts.mastodon.bare_acct}@{accounts.mastodon.server.host}"
+    if network == "x" and accounts.x:
+        return accounts.x.user_id, f"@{accounts.x.bare_handle}"
+    raise KeyError(f"no {network} account is configured")
+
+
+def open_deliveries(store: Store, config: Config, draft: Draft, now: datetime) -> list[str]:
+    """Each configured network but X gets its delivery of an approved draft (once)."""
+    made = []
+    for network in config.networks:
+        if network == "x":
+            continue
+        rendition = draft.networks.get(network) or {}
+        if rendition.get("included") is False:
+            continue  # the approver left this network out of this post
+        data = {
+            "text": str(rendition.get("text") or draft.text),
+            "link": str(rendition.get("link") or draft.post_link),
+            "title": draft.title,
+            "summary": draft.summary[:300],
+            "retries": 0,
+        }
+        if store.create_delivery(draft.id, network, data, now=now):
+            made.append(network)
+    return made
+
+
+def _hold_name(network: str) -> str:
+    return f"HOLD#{network}"
+
+
+def check_network(store: Store, network: Network, config: Config, now: datetime) -> None:
+    """The corporate-account guard for one network, before its first post and every few hours.
+    A mismatch or refused credentials hold that network only, and say why."""
+    expected, name = expected_account(config, network.name)
+    try:
+        credentials = network.credentials_id()
+    except CredentialsError as exc:
+        _hold(store, network.name, f"the {network.name} credentials cannot be used: {exc}", now)
+        raise
+    cached = store.get_control(f"ACCOUNT#{network.name}")
+    if (
+        cached
+        and cached.get("ok")
+        and cached.get("credentials_id") == credentials
+        and cached.get("expected") == expected
+        and now - parse_iso(cached["checked_at"]) < GUARD_MAX_AGE
+    ):
+        return
+    try:
+        me = guard(network, expected, name)
+    except Unauthorized as exc:
+        _hold(store, network.name, str(exc), now)
+        log.error("publishing held for one network", extra={"network": network.name, "reason": str(exc)})
+        raise
+    store.put_control(
+        f"ACCOUNT#{network.name}",
+        {
+            "ok": True,
+            "expected": expected,
+            "user_id": me.user_id,
+            "credentials_id": credentials,
+            "checked_at": iso(now),
+        },
+    )
+    store.delete_control(_hold_name(network.name))
+
+
+def _hold(store: Store, network: str, reason: str, now: datetime) -> None:
+    store.put_control(_hold_name(network), {"kind": "account", "reason": reason, "at": iso(now)})
+
+
+def publish_networks(
+    store: Store,
+    networks: Mapping[str, Network],
+    config: Config,
+    now: datetime,
+    *,
+    lease: timedelta = timedelta(minutes=5),
+) -> dict[str, NetworkReport]:
+    """One run over every network but X: open the deliveries of approved drafts, then post each
+    network's due deliveries. A network's failure stays in its own report."""
+    reports = {name: NetworkReport() for name in networks if name != "x"}
+    for draft in store.drafts_in(State.APPROVED):
+        open_deliveries(store, config, draft, now)
+    if store.pause_state().paused:
+        for report in reports.values():
+            report.held = "paused"
+        return reports
+    for name, report in reports.items():
+        network = networks[name]
+        try:
+            _run_network(store, network, config, now, lease, report)
+        except (Unauthorized, CredentialsError) as exc:
+            report.held = str(exc)
+        except NetworkError as exc:
+            report.held = f"could not check the {name} account: {exc}"
+    return reports
+
+
+def _run_network(
+    store: Store, network: Network, config: Config, now: datetime, lease: timedelta, report: NetworkReport
+) -> None:
+    due = []
+    for draft_id in store.open_deliveries(network.name):
+        delivery = store.delivery(draft_id, network.name)
+        if delivery is None:
+            continue
+        if delivery["delivery_state"] == "PUBLISHING":
+            if parse_iso(delivery["attempt"]["started_at"]) > now - lease:
+                continue  # a live attempt
+            delivery = _take_over(store, delivery, now)
+            if delivery is None:
+                continue
+        if delivery["delivery_state"] != "APPROVED":
+            continue
+        if delivery.get("not_before") and parse_iso(delivery["not_before"]) > now:
+            continue
+        draft = store.find_draft(draft_id)
+        if draft is None or draft.state in STOPPED:
+            _stop(store, delivery, now, draft)
+            continue
+        due.append(delivery)
+    if not due:
+        return
+    check_network(store, network, config, now)
+    for delivery in due:
+        if not _attempt(store, network, config, delivery, now, report):
+            break
+
+
+def _take_over(store: Store, delivery: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    try:
+        return store.move_delivery(
+            delivery,
+            "APPROVED",
+            now=now,
+            changes={"ambiguous": True, "retries": int(delivery.get("retries", 0)) + 1},
+            remove=["attempt"],
+            expect_attempt=delivery["attempt"]["id"],
+        )
+    except StateConflict:
+        return None
+
+
+def _stop(store: Store, delivery: dict[str, Any], now: datetime, draft: Draft | None) -> None:
+    why = f"the draft was {draft.state.value.lower()}" if draft else "the draft is gone"
+    with contextlib.suppress(StateConflict):
+        store.move_delivery(
+            delivery, "FAILED", now=now, changes={"failure": f"not posted: {why}", "stopped": True}
+        )
+
+
+def _post_of(delivery: dict[str, Any], config: Config) -> Post:
+    return Post(
+        key=f"{delivery['draft_id']}:{delivery['network']}",
+        text=str(delivery["text"]),
+        link=str(delivery["link"]),
+        first_attempt_at=parse_iso(delivery["first_attempt_at"]),
+        record_key=delivery.get("record_key"),
+        after_ambiguous=bool(delivery.get("ambiguous")),
+        lang=config.organisation.language,
+        card=Card(
+            uri=str(delivery["link"]),
+            title=str(delivery.get("title") or ""),
+            description=str(delivery.get("summary") or ""),
+        ),
+    )
+
+
+def _attempt(
+    store: Store,
+    network: Network,
+    config: Config,
+    delivery: dict[str, Any],
+    now: datetime,
+    report: NetworkReport,
+) -> bool:
+    """One try at one delivery; False when the network should not be tried again this run."""
+    attempt = {"id": uuid.uuid4().hex, "started_at": iso(now)}
+    claim: dict[str, Any] = {"attempt": attempt}
+    if not delivery.get("first_attempt_at"):
+        # Fixed now and kept for every retry: what lets the network know a retry for the same post.
+        claim["first_attempt_at"] = iso(now)
+        claim["record_key"] = tid(now)
+    try:
+        claimed = store.move_delivery(delivery, "PUBLISHING", now=now, changes=claim)
+    except StateConflict:
+        return True
+    draft_id = str(claimed["draft_id"])
+
+    def finish(to: str, changes: dict[str, Any], remove: tuple[str, ...] = ("attempt",)) -> bool:
+        try:
+            store.move_delivery(
+                claimed, to, now=now, changes=changes, remove=remove, expect_attempt=attempt["id"]
+            )
+        except StateConflict:
+            log.error(
+                "delivery attempt lost its lease", extra={"draft_id": draft_id, "network": network.name}
+            )
+            return False
+        return True
+
+    try:
+        result = network.post(_post_of(claimed, config))
+    except (Ambiguous, NotSent) as exc:
+        retries = int(claimed.get("retries", 0)) + 1
+        ambiguous = bool(claimed.get("ambiguous")) or isinstance(exc, Ambiguous)
+        if retries >= MAX_RETRIES:
+            if finish(
+                "FAILED",
+                {
+                    "failure": f"{network.name} failed {retries} times in a row (last: {exc})",
+                    "ambiguous": ambiguous,
+                    "retries": 0,
+                },
+            ):
+                report.failed.append(draft_id)
+            return False
+        retry_at = now + RETRY_BACKOFF[min(retries - 1, len(RETRY_BACKOFF) - 1)]
+        if finish(
+            "APPROVED",
+            {"failure": str(exc), "ambiguous": ambiguous, "retries": retries, "not_before": iso(retry_at)},
+        ):
+            report.retrying.append(draft_id)
+        return False
+    except RateLimited as exc:
+        until = exc.reset_at if exc.reset_at and exc.reset_at > now else now + timedelta(minutes=15)
+        if finish(
+            "APPROVED", {"failure": str(exc), "not_before": iso(min(until, now + timedelta(hours=24)))}
+        ):
+            report.retrying.append(draft_id)
+        return False
+    except Unauthorized as exc:
+        finish("APPROVED", {"failure": str(exc)})
+        _hold(store, network.name, f"{exc}; nothing will be posted to {network.name} until it is fixed", now)
+        report.held = str(exc)
+        return False
+    except WrongAccount:  # pragma: no cover - a subclass of Unauthorized, caught above
+        raise
+    except NetworkError as exc:  # Refused: this post, not the network
+        if finish("FAILED", {"failure": f"{network.name} refused: {exc}", "retries": 0}):
+            report.failed.append(draft_id)
+        return True
+    if finish(
+        "PUBLISHED",
+        {"published_at": iso(now), "post_id": result.post_id, "post_url": result.url, "retries": 0},
+        remove=("attempt", "failure"),
+    ):
+        report.published.append(draft_id)
+    return True
+
+
+def retry_delivery(store: Store, draft_id: str, network: str, *, now: datetime) -> dict[str, Any]:
+    """An approver's Retry of one network's FAILED delivery (the others are left as they are)."""
+    delivery = store.delivery(draft_id, network)
+    if delivery is None or delivery["delivery_state"] != "FAILED" or delivery.get("stopped"):
+        raise StateConflict(None, [])
+    return store.move_delivery(
+        delivery, "APPROVED", now=now, changes={"retries": 0}, remove=["failure", "not_before"]
+    )

@@ -1,0 +1,104 @@
+"""The only code that talks to DynamoDB.
+
+One table holds everything (see template.yaml for its key schema):
+
+  pk                    sk                     what
+  FEED#<feed>           STATE                  poll record: validators, streaks, counts
+  FEEDS                 NOT_MODIFIED           poll records of feeds that answered 304 and were
+                                               healthy: one attribute (time) per feed, batched
+  FEED#<feed>           SEEN#<identity hash>   the entry was handled (drafted or skipped)
+  FEED#<feed>           SKIP#<entry key>       why an entry was skipped, with the entry (expires by TTL;
+                                               `state` SKIPPED lists it in the ByState index)
+  LINK#<link hash>      LINK                   a normalised link was handled (any feed)
+  DRAFT#<id>            DRAFT                  the draft; `state`/`state_at` feed the ByState index
+  DRAFT#<id>            AUDIT#<time>#<version> one transition: who, when, what changed
+  DRAFT#<id>            NOTIFIED#<channel>     a notification went out (idempotent per approver)
+  DRAFT#<id>            NETWORK#<network>      the draft's delivery to one network (Bluesky, Mastodon):
+                                               its own state, attempt lease and outcome
+  DELIVERIES            <network>#<draft id>   an open delivery (APPROVED or PUBLISHING), to list them
+  CONTROL               PAUSE | ACCOUNT | LAST_POST | HOLD | LIMIT
+  PACE#<yyyy-mm>        MONTH                  spend reserved this month (cents), posts
+  PACE#<yyyy-mm-dd>     DAY                    posts reserved today
+
+Every state change is a conditional write: a draft moves only from the state
+the caller saw, and its audit entry is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from hookline.store.controls import ControlStore
+from hookline.store.deliveries import DeliveryStore
+from hookline.store.drafts import DraftStore
+from hookline.store.ledger import FeedLedgerStore
+from hookline.store.pacing import PacingStore
+from hookline.store.records import (
+    Controls,
+    DraftNotFound,
+    FeedState,
+    Hold,
+    ItemTooLarge,
+    MonthSpend,
+    PaceRefused,
+    Pause,
+    SkipConflict,
+    StateConflict,
+    StoreError,
+)
+from hookline.store.table import (
+    BATCH_GET_LIMIT,
+    BATCH_WRITE_LIMIT,
+    ITEM_BUDGET,
+    ITEM_LIMIT,
+    MAX_STRING,
+    NOT_MODIFIED_CHUNK,
+    PACE_CONFLICT_TRIES,
+    SAME_STATE_ACTIONS,
+    SKIPPED,
+    STATE_INDEX,
+    TRANSACTION_TRIES,
+    capped,
+    dynamodb_client,
+    item_size,
+    normalise_link,
+)
+
+__all__ = [
+    "BATCH_GET_LIMIT",
+    "BATCH_WRITE_LIMIT",
+    "ITEM_BUDGET",
+    "ITEM_LIMIT",
+    "MAX_STRING",
+    "NOT_MODIFIED_CHUNK",
+    "PACE_CONFLICT_TRIES",
+    "SAME_STATE_ACTIONS",
+    "SKIPPED",
+    "STATE_INDEX",
+    "TRANSACTION_TRIES",
+    "ControlStore",
+    "Controls",
+    "DeliveryStore",
+    "DraftNotFound",
+    "DraftStore",
+    "FeedLedgerStore",
+    "FeedState",
+    "Hold",
+    "ItemTooLarge",
+    "MonthSpend",
+    "PaceRefused",
+    "PacingStore",
+    "Pause",
+    "SkipConflict",
+    "StateConflict",
+    "Store",
+    "StoreError",
+    "capped",
+    "dynamodb_client",
+    "item_size",
+    "normalise_link",
+]
+
+
+class Store(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStore):
+    """The one facade over the table: each aggregate is a room of its own (ledger, drafts,
+    controls, pacing, deliveries), over the shared plumbing in `table`. A stage may take the facade or
+    only the aggregate it uses."""
