@@ -15,6 +15,7 @@ import pytest
 import time_machine
 
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW, SIGNING_KEY
 from tests.support.drafts import add_draft, event_draft, make_draft, signer
 from tests.support.events import api_event, call
@@ -331,9 +332,11 @@ def test_a_published_post_cannot_be_withdrawn(api):
     draft = add_draft(api.store, NOW)
     api.decide(draft, "approve")
     approved = api.store.get_draft(draft.id)
-    publishing = api.store.transition(approved, State.PUBLISHING, actor="publisher", action="publish attempt")
+    publishing = api.store.transition(
+        approved, Move(State.PUBLISHING, actor="publisher", action="publish attempt")
+    )
     api.store.transition(
-        publishing, State.PUBLISHED, actor="publisher", action="published", changes={"published_at": AT}
+        publishing, Move(State.PUBLISHED, actor="publisher", action="published", changes={"published_at": AT})
     )
 
     refused = api.decide(draft, "withdraw", who=SAM)
@@ -370,11 +373,11 @@ def test_failed_shows_xs_message_and_retry_sends_it_back_for_publishing(api):
     draft = add_draft(api.store, NOW)
     api.decide(draft, "approve")
     claimed = api.store.transition(
-        api.store.get_draft(draft.id), State.PUBLISHING, actor="publisher", action="publish attempt"
+        api.store.get_draft(draft.id), Move(State.PUBLISHING, actor="publisher", action="publish attempt")
     )
     message = "403 Forbidden: You are not allowed to create a Tweet with duplicate content."
     api.store.transition(
-        claimed, State.FAILED, actor="publisher", action="failed", changes={"failure": message}
+        claimed, Move(State.FAILED, actor="publisher", action="failed", changes={"failure": message})
     )
 
     # Then the page shows X's message and a retry button

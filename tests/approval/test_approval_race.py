@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hookline.models import State
-from hookline.store import StateConflict
+from hookline.store import Move, StateConflict
 from tests.conftest import NOW, SIGNING_KEY
 from tests.support.containers import approval_containers, send
 from tests.support.drafts import add_draft, signer
@@ -93,17 +93,19 @@ def test_a_transaction_conflict_with_a_decision_that_won_is_a_state_conflict(sto
     def rival_approves() -> None:  # its own write goes through: only the first call is cancelled
         store.transition(
             rival,
-            State.APPROVED,
-            actor="Sam Patel <sam@example.org>",
-            action="approve",
-            changes={"decided_by": "Sam Patel"},
+            Move(
+                State.APPROVED,
+                actor="Sam Patel <sam@example.org>",
+                action="approve",
+                changes={"decided_by": "Sam Patel"},
+            ),
         )
 
     conflicting(store, then=rival_approves)
 
     # Then the loser is told who decided, like any other late decision
     with pytest.raises(StateConflict) as lost:
-        store.transition(draft, State.REJECTED, actor="Alex Morgan <alex@example.org>", action="reject")
+        store.transition(draft, Move(State.REJECTED, actor="Alex Morgan <alex@example.org>", action="reject"))
     assert lost.value.draft.decided_by == "Sam Patel"
     assert store.get_draft(draft.id).state is State.APPROVED
 
@@ -115,7 +117,7 @@ def test_a_transaction_conflict_with_something_else_is_retried(store):
 
     # When the decision is made, it is retried and goes through
     decided = store.transition(
-        draft, State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve"
+        draft, Move(State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve")
     )
     assert decided.state is State.APPROVED
     assert len(calls) == 2

@@ -13,7 +13,7 @@ import time_machine
 
 from hookline.approval.review import expected_publish_at
 from hookline.models import State
-from hookline.store import StateConflict
+from hookline.store import Move, StateConflict
 from tests.conftest import NOW, SIGNING_KEY, make_config
 from tests.support.aws import load_template
 from tests.support.drafts import add_draft, signer
@@ -38,10 +38,12 @@ def reserve(store: Any, at: datetime) -> None:
 def approve(store: Any, draft: Any, at: datetime) -> Any:
     return store.transition(
         draft,
-        State.APPROVED,
-        actor="Alex Morgan <alex@example.org>",
-        action="approve",
-        changes={"approved_at": at},
+        Move(
+            State.APPROVED,
+            actor="Alex Morgan <alex@example.org>",
+            action="approve",
+            changes={"approved_at": at},
+        ),
     )
 
 
@@ -193,10 +195,10 @@ def test_the_approvals_function_is_allowed_every_request_it_makes(lambda_env):
         ]
         # and a decision that loses the race to another approver's (its transaction is refused)
         third = add_draft(store, NOW, identity="third")
-        store.transition(third, State.REJECTED, actor="Sam Patel <sam@example.org>", action="reject")
+        store.transition(third, Move(State.REJECTED, actor="Sam Patel <sam@example.org>", action="reject"))
         with pytest.raises(StateConflict) as lost:
             handler.services().store.write_transition(
-                third, State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve"
+                third, Move(State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve")
             )
         assert lost.value.draft is not None and lost.value.draft.state is State.REJECTED
 
@@ -205,15 +207,17 @@ def test_the_approvals_function_is_allowed_every_request_it_makes(lambda_env):
         fourth = add_draft(store, NOW, identity="fourth")
         store.transition(
             fourth,
-            State.APPROVED,
-            actor="Alex Morgan <alex@example.org>",
-            action="approve",
-            changes={
-                "approved_at": NOW,
-                "decided_by": "Alex Morgan",
-                "decided_at": NOW,
-                "not_before": NOW + timedelta(days=1),
-            },
+            Move(
+                State.APPROVED,
+                actor="Alex Morgan <alex@example.org>",
+                action="approve",
+                changes={
+                    "approved_at": NOW,
+                    "decided_by": "Alex Morgan",
+                    "decided_at": NOW,
+                    "not_before": NOW + timedelta(days=1),
+                },
+            ),
         )
         held = links.decide_token(fourth, "alex@example.org")
         tomorrow = call(handler, api_event("GET", f"/drafts/{fourth.id}?token={quote(held)}"))
@@ -276,13 +280,15 @@ def test_the_written_draft_and_audit_entry_are_what_the_table_then_holds(
     # When the decision is written without reading it back
     after, entry = store.write_transition(
         draft,
-        to,
-        actor="Alex Morgan <alex@example.org>",
-        action=action,
-        changes=fields,
-        remove=remove,
-        reason="looks right",
-        text_after=text,
+        Move(
+            to,
+            actor="Alex Morgan <alex@example.org>",
+            action=action,
+            changes=fields,
+            remove=remove,
+            reason="looks right",
+            text_after=text,
+        ),
     )
 
     # Then the draft and audit entry it hands back are exactly what a read of the table gives

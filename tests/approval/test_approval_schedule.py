@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from hookline.approval.review import expected_publish_at
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW, make_config
 from tests.support.drafts import add_draft, event_draft
 
@@ -15,10 +16,12 @@ CONFIG = make_config()  # window Mon-Fri 09:00-17:30 London, 60 minutes apart, a
 def approve(store, draft, at):
     return store.transition(
         draft,
-        State.APPROVED,
-        actor="Alex Morgan <alex@example.org>",
-        action="approve",
-        changes={"approved_at": at},
+        Move(
+            State.APPROVED,
+            actor="Alex Morgan <alex@example.org>",
+            action="approve",
+            changes={"approved_at": at},
+        ),
     )
 
 

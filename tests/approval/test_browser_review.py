@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from hookline import weighted_length
 from hookline.approval.views import TEMPLATES, security_headers, usd
 from hookline.models import EventData, State
+from hookline.store import Move
 from local.bridge import Bridge
 from tests.conftest import NOW, SIGNING_KEY
 from tests.support.drafts import LINK, add_draft, signer
@@ -348,18 +349,24 @@ def test_every_page_an_approver_sees_passes_axe_core_wcag_22_aa(site, chromium):
     failed = add_draft(site.store, NOW, identity="failed")
     failed = site.store.transition(
         failed,
-        State.APPROVED,
-        actor="Alex Morgan <alex@example.org>",
-        action="approve",
-        changes={"decided_by": "Alex Morgan"},
+        Move(
+            State.APPROVED,
+            actor="Alex Morgan <alex@example.org>",
+            action="approve",
+            changes={"decided_by": "Alex Morgan"},
+        ),
     )
-    failed = site.store.transition(failed, State.PUBLISHING, actor="publisher", action="publish attempt")
+    failed = site.store.transition(
+        failed, Move(State.PUBLISHING, actor="publisher", action="publish attempt")
+    )
     site.store.transition(
         failed,
-        State.FAILED,
-        actor="publisher",
-        action="failed",
-        changes={"failure": "403 Forbidden: duplicate content"},
+        Move(
+            State.FAILED,
+            actor="publisher",
+            action="failed",
+            changes={"failure": "403 Forbidden: duplicate content"},
+        ),
     )
     site.store.set_pause(True, by="Sam Patel <sam@example.org>", reason="Flood warning", now=NOW)
 

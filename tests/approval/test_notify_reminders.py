@@ -10,6 +10,7 @@ import time_machine
 from hookline.approval.notify import Notifier
 from hookline.approval.reminders import send_reminders
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW, SIGNING_KEY, make_config
 from tests.support.drafts import add_draft, event_draft, signer
 from tests.support.events import call, load
@@ -105,7 +106,7 @@ def test_the_waiting_time_and_the_hours_come_from_the_config(store, aws):
 def test_decided_expired_and_started_drafts_are_not_reminded(store, aws, clock):
     # Given an approved draft, a draft past its expiry and an event that has started, all waiting long enough
     approved = add_draft(store, NOW, identity="approved")
-    store.transition(approved, State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve")
+    store.transition(approved, Move(State.APPROVED, actor="Alex Morgan <alex@example.org>", action="approve"))
     add_draft(store, NOW, identity="stale", expires_at=NOW + timedelta(hours=2))
     event_draft(store, NOW, starts_in=timedelta(hours=3))
     fresh = add_draft(store, NOW, identity="fresh")

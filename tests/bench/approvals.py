@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from hookline.store import Move
 from local import dynamodb
 from tests.bench import Report
 from tests.bench import lambda_runtime as lr
@@ -69,10 +70,12 @@ def run(report: Report) -> None:
                 draft = add_draft(store, now - timedelta(hours=20 + i), identity=f"approved-{i}")
                 store.transition(
                     draft,
-                    State.APPROVED,
-                    actor="Sam Patel <sam.patel@example.org>",
-                    action="approve",
-                    changes={"approved_at": now - timedelta(hours=10 - i), "decided_by": "Sam Patel"},
+                    Move(
+                        State.APPROVED,
+                        actor="Sam Patel <sam.patel@example.org>",
+                        action="approve",
+                        changes={"approved_at": now - timedelta(hours=10 - i), "decided_by": "Sam Patel"},
+                    ),
                 )
             store.reserve_post(
                 now=now - timedelta(hours=3), month=now.strftime("%Y-%m"), day=now.strftime("%Y-%m-%d"),

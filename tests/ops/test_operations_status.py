@@ -15,7 +15,7 @@ import yaml
 
 from hookline.models import State
 from hookline.ops.cli import main
-from hookline.store import Store
+from hookline.store import Move, Store
 from tests.conftest import NOW, _merge, base_config_data
 from tests.publish.test_health import a_draft, publishing, spend
 from tests.support.aws import deploy
@@ -62,12 +62,8 @@ def test_a_healthy_deployment_at_a_glance(deployed, aws):
         store.record_poll(feed, url=url, ok=True, now=NOW - timedelta(minutes=5))
     a_draft(store, "New research report: river quality", created=NOW - timedelta(hours=2))
     done = a_draft(store, "Annual report", created=NOW - timedelta(days=1))
-    store.transition(
-        store.transition(done, State.APPROVED, actor="Alex", action="approve"),
-        State.REJECTED,
-        actor="Alex",
-        action="withdraw",
-    )
+    approved = store.transition(done, Move(State.APPROVED, actor="Alex", action="approve"))
+    store.transition(approved, Move(State.REJECTED, actor="Alex", action="withdraw"))
     spend(store, posts=3)
 
     # When the operator asks for the status of the stack

@@ -14,7 +14,7 @@ import yaml
 
 from hookline.models import Draft, State
 from hookline.ops.cli import main
-from hookline.store import Store
+from hookline.store import Move, Store
 from local.dynamodb import DynamoDBLocal
 from tests.conftest import NOW, base_config_data
 from tests.support.drafts import make_draft
@@ -38,14 +38,14 @@ def seed(store: Store, n: int, *, outcome: State, reasons: list[str] | None = No
         if outcome is State.PENDING:
             continue
         if outcome is State.EXPIRED:
-            store.transition(draft, State.EXPIRED, actor="hookline", action="expire")
+            store.transition(draft, Move(State.EXPIRED, actor="hookline", action="expire"))
             continue
         target = State.REJECTED if outcome is State.REJECTED else State.APPROVED
         reason = reasons[i % len(reasons)] if reasons else None
-        after = store.transition(draft, target, actor=ALEX, action=target.value.lower(), reason=reason)
+        after = store.transition(draft, Move(target, actor=ALEX, action=target.value.lower(), reason=reason))
         if outcome is State.PUBLISHED:
-            after = store.transition(after, State.PUBLISHING, actor="hookline", action="publish")
-            store.transition(after, State.PUBLISHED, actor="hookline", action="published")
+            after = store.transition(after, Move(State.PUBLISHING, actor="hookline", action="publish"))
+            store.transition(after, Move(State.PUBLISHED, actor="hookline", action="published"))
 
 
 def seeded(store: Store) -> None:

@@ -14,7 +14,7 @@ from hookline.publish.delivery import publish_networks, retry_delivery
 from hookline.publish.networks.dryrun import DryRunNetwork
 from hookline.publish.networks.mastodon import MastodonNetwork
 from hookline.publish.networks.port import Identity
-from hookline.store import StateConflict
+from hookline.store import Move, StateConflict
 from tests.conftest import NOW, base_config_data
 from tests.support.drafts import add_draft
 from tests.support.mastodon import ACCOUNT_ID, ACCT, SERVER, TOKEN, MastodonFake
@@ -50,7 +50,7 @@ def networks(config, mastodon_server, clock):
 
 def approved_draft(store, clock, title="River quality report published"):
     draft = add_draft(store, clock(), title=title)
-    draft = store.transition(draft, State.APPROVED, actor="alex@example.org", action="approve")
+    draft = store.transition(draft, Move(State.APPROVED, actor="alex@example.org", action="approve"))
     return draft
 
 
@@ -193,7 +193,9 @@ def test_pause_holds_every_network_and_withdraw_stops_unpublished_deliveries(
     assert mastodon_server.creates() == [] and networks["bluesky"].posted == []
 
     # When the approver withdraws the draft while paused, and publishing resumes
-    store.transition(store.get_draft(draft.id), State.REJECTED, actor="alex@example.org", action="withdraw")
+    store.transition(
+        store.get_draft(draft.id), Move(State.REJECTED, actor="alex@example.org", action="withdraw")
+    )
     store.set_pause(False, by="alex@example.org", reason=None, now=clock())
     publish_networks(store, networks, config, clock() + timedelta(minutes=5))
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from hookline.models import Draft, Entry, State
 from hookline.publish.health import gauges
-from hookline.store import Store
+from hookline.store import Move, Store
 from tests.conftest import NOW, make_config
 
 
@@ -33,13 +33,15 @@ def a_draft(store: Store, title: str, *, created: datetime) -> Draft:
 
 def publishing(store: Store, draft: Draft, *, started: datetime) -> Draft:
     """Approve the draft and start a publish attempt at `started`, as the publisher would."""
-    approved = store.transition(draft, State.APPROVED, actor="Alex", action="approve")
+    approved = store.transition(draft, Move(State.APPROVED, actor="Alex", action="approve"))
     return store.transition(
         approved,
-        State.PUBLISHING,
-        actor="publisher",
-        action="publish attempt",
-        changes={"attempt": {"id": f"attempt-{draft.id[:6]}", "started_at": started.isoformat()}},
+        Move(
+            State.PUBLISHING,
+            actor="publisher",
+            action="publish attempt",
+            changes={"attempt": {"id": f"attempt-{draft.id[:6]}", "started_at": started.isoformat()}},
+        ),
     )
 
 
@@ -110,7 +112,7 @@ def test_the_queue_gauges_show_the_oldest_wait_and_how_many_are_past_the_reminde
     # And once someone decides the oldest two, the queue gauges fall back
     for draft in store.drafts_in(State.PENDING):
         if draft.title != "Half an hour":
-            store.transition(draft, State.REJECTED, actor="Alex", action="reject")
+            store.transition(draft, Move(State.REJECTED, actor="Alex", action="reject"))
     values = gauges(store, config, clock())
     assert (values["PendingDrafts"], values["OldestPendingMinutes"], values["PendingPastReminder"]) == (
         1.0,

@@ -14,7 +14,7 @@ import pytest
 
 from hookline.models import State
 from hookline.publish.run import MAX_RETRIES, publish_due
-from hookline.store import Store
+from hookline.store import Move, Store
 from tests.conftest import NOW, make_config
 from tests.support.publishing import UNPACED, Publisher, approved, creates, me_requests
 from tests.support.x import DUPLICATE, RECORDED_ME
@@ -174,7 +174,7 @@ def test_transient_failures_back_off_and_then_ask_a_person(store, publisher, x_a
 
     # When a person retries it (the review page's retry button) and X works again
     store.transition(
-        failed, State.APPROVED, actor="Alex Morgan", action="retry", changes={"not_before": clock.now}
+        failed, Move(State.APPROVED, actor="Alex Morgan", action="retry", changes={"not_before": clock.now})
     )
     publisher.run()
 
@@ -501,10 +501,10 @@ def test_a_crash_after_x_posted_but_before_the_published_write_never_posts_twice
     draft = approved(store, "Report on library services", at=NOW - timedelta(hours=1))
 
     class KilledBeforeRecording(Store):
-        def transition(self, d, to, **kw):
-            if to is State.PUBLISHED:
+        def transition(self, d, move):
+            if move.to is State.PUBLISHED:
                 raise Killed
-            return super().transition(d, to, **kw)
+            return super().transition(d, move)
 
     crashing = KilledBeforeRecording(store.table, client=store.client, clock=clock)
     with pytest.raises(Killed):

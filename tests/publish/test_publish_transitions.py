@@ -16,7 +16,7 @@ from hookline.publish.run import (
     expire_due,
     recover_stale,
 )
-from hookline.store import PaceRefused, StateConflict
+from hookline.store import Move, PaceRefused, StateConflict
 from tests.conftest import NOW, make_config
 from tests.support.publishing import LEASE, UNPACED, Publisher, approved
 
@@ -28,10 +28,12 @@ def attempt(minutes_ago: float = 0) -> Attempt:
 def claim(store, draft, a: Attempt):
     return store.transition(
         draft,
-        State.PUBLISHING,
-        actor="publisher",
-        action="publish attempt",
-        changes={"attempt": a.model_dump(mode="json")},
+        Move(
+            State.PUBLISHING,
+            actor="publisher",
+            action="publish attempt",
+            changes={"attempt": a.model_dump(mode="json")},
+        ),
     )
 
 
@@ -164,7 +166,7 @@ def test_pending_to_expired_loses_to_an_approval(store):
     # Given a pending draft past its expiry that an approver approves just before housekeeping writes
     draft = approved(store, "Late approval", at=NOW - timedelta(days=8), state=State.PENDING)
     store.transition(
-        draft, State.APPROVED, actor="Alex Morgan", action="approve", changes={"approved_at": NOW}
+        draft, Move(State.APPROVED, actor="Alex Morgan", action="approve", changes={"approved_at": NOW})
     )
 
     # Then the expiry with the stale view loses, and the approval stands
@@ -185,13 +187,15 @@ def test_failed_to_approved_retry_happens_once(store):
     one, two = store.get_draft(draft.id), store.get_draft(draft.id)
 
     # When both press retry
-    store.transition(one, State.APPROVED, actor="Alex Morgan", action="retry", remove=["failure"])
+    store.transition(one, Move(State.APPROVED, actor="Alex Morgan", action="retry", remove=["failure"]))
 
     # Then the second loses
     assert_lost(
         store,
         draft.id,
-        lambda: store.transition(two, State.APPROVED, actor="Sam Patel", action="retry", remove=["failure"]),
+        lambda: store.transition(
+            two, Move(State.APPROVED, actor="Sam Patel", action="retry", remove=["failure"])
+        ),
         state=State.APPROVED,
     )
 

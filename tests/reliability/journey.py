@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW, SIGNING_KEY
 from tests.support.drafts import signer
 from tests.support.events import api_event, call, load
@@ -163,10 +164,12 @@ def run(journey: Journey) -> dict[str, Any]:
     dead = approved(store, "Consultation response on abstraction licences", at=NOW - timedelta(days=1))
     store.transition(
         dead,
-        State.PUBLISHING,
-        actor="publisher",
-        action="publish attempt",
-        changes={"attempt": {"id": "dead", "started_at": (NOW - timedelta(hours=20)).isoformat()}},
+        Move(
+            State.PUBLISHING,
+            actor="publisher",
+            action="publish attempt",
+            changes={"attempt": {"id": "dead", "started_at": (NOW - timedelta(hours=20)).isoformat()}},
+        ),
     )
 
     # 10:25: the publish run takes the dead attempt over and posts the first approved draft;

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW
 from tests.reliability.faults import KINDS, Injector
 from tests.reliability.system import (
@@ -154,10 +155,12 @@ def test_a_failure_at_any_write_of_a_publish_run_posts_each_draft_exactly_once(s
         )
         claimed = store.transition(
             third,
-            State.PUBLISHING,
-            actor="publisher",
-            action="publish attempt",
-            changes={"attempt": {"id": "dead-run", "started_at": died_at.isoformat()}},
+            Move(
+                State.PUBLISHING,
+                actor="publisher",
+                action="publish attempt",
+                changes={"attempt": {"id": "dead-run", "started_at": died_at.isoformat()}},
+            ),
         )
         assert claimed.state is State.PUBLISHING
         add_stale_pending(store)

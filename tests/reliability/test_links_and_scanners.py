@@ -25,6 +25,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from hookline.approval.links import DECIDE, QUEUE
 from hookline.models import State
+from hookline.store import Move
 from tests.conftest import NOW, SIGNING_KEY
 from tests.reliability.system import Findings, changed, snapshot
 from tests.support.containers import approval_containers, send
@@ -223,16 +224,18 @@ def test_what_mail_scanners_do_changes_nothing(probe, ledger):
     approved_draft = add_draft(store, NOW, identity="approved")
     approved_draft = store.transition(
         approved_draft,
-        State.APPROVED,
-        actor="Alex Morgan <alex@example.org>",
-        action="approve",
-        changes={"decided_by": "Alex Morgan"},
+        Move(
+            State.APPROVED,
+            actor="Alex Morgan <alex@example.org>",
+            action="approve",
+            changes={"decided_by": "Alex Morgan"},
+        ),
     )
     failed = add_draft(store, NOW, identity="failed")
-    failed = store.transition(failed, State.APPROVED, actor="Alex", action="approve")
-    failed = store.transition(failed, State.PUBLISHING, actor="publisher", action="publish attempt")
+    failed = store.transition(failed, Move(State.APPROVED, actor="Alex", action="approve"))
+    failed = store.transition(failed, Move(State.PUBLISHING, actor="publisher", action="publish attempt"))
     failed = store.transition(
-        failed, State.FAILED, actor="publisher", action="failed", changes={"failure": "403"}
+        failed, Move(State.FAILED, actor="publisher", action="failed", changes={"failure": "403"})
     )
     queue = links.queue_token(ALEX)
     for draft in (pending, approved_draft, failed):

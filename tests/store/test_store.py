@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from hookline.models import Draft, Entry, Queued, State
-from hookline.store import StateConflict
+from hookline.store import Move, StateConflict
 from tests.conftest import NOW
 from tests.support.drafts import add_draft, event_draft
 
@@ -49,17 +49,19 @@ def test_a_transition_succeeds_only_from_the_state_the_caller_saw(store, clock):
 
     approved = store.transition(
         draft,
-        State.APPROVED,
-        actor="Alex <alex@example.org>",
-        action="approve",
-        changes={"decided_by": "Alex", "decided_at": clock()},
+        Move(
+            State.APPROVED,
+            actor="Alex <alex@example.org>",
+            action="approve",
+            changes={"decided_by": "Alex", "decided_at": clock()},
+        ),
     )
     assert approved.state is State.APPROVED
     assert approved.version == 2
 
     # A second decider holding the old PENDING copy loses, and is told the current state
     with pytest.raises(StateConflict) as conflict:
-        store.transition(draft, State.REJECTED, actor="Sam <sam@example.org>", action="reject")
+        store.transition(draft, Move(State.REJECTED, actor="Sam <sam@example.org>", action="reject"))
     assert conflict.value.draft.state is State.APPROVED
     assert conflict.value.draft.decided_by == "Alex"
     assert [a.action for a in store.audit(draft.id)] == ["queued", "approve"]
@@ -69,7 +71,7 @@ def test_edges_outside_the_state_machine_are_refused_before_any_write(store):
     draft = a_draft()
     store.create_draft(draft)
     with pytest.raises(ValueError, match="no edge PENDING -> PUBLISHED"):
-        store.transition(draft, State.PUBLISHED, actor="x", action="publish")
+        store.transition(draft, Move(State.PUBLISHED, actor="x", action="publish"))
     assert store.get_draft(draft.id).state is State.PENDING
 
 
@@ -80,7 +82,7 @@ def test_fifty_racing_decisions_on_one_draft_have_one_winner(store):
     def decide(i: int) -> str:
         target = State.APPROVED if i % 2 else State.REJECTED
         try:
-            store.transition(draft, target, actor=f"approver-{i}", action=target.value.lower())
+            store.transition(draft, Move(target, actor=f"approver-{i}", action=target.value.lower()))
         except StateConflict:
             return "conflict"
         return "won"
@@ -97,11 +99,13 @@ def test_an_audit_entry_records_text_before_and_after_an_edit(store, clock):
     edited = "Our new report on rivers https://www.example.org/r"
     store.transition(
         draft,
-        State.APPROVED,
-        actor="Alex <alex@example.org>",
-        action="edit and approve",
-        changes={"text": edited},
-        text_after=edited,
+        Move(
+            State.APPROVED,
+            actor="Alex <alex@example.org>",
+            action="edit and approve",
+            changes={"text": edited},
+            text_after=edited,
+        ),
     )
     last = store.audit(draft.id)[-1]
     assert (last.actor, last.from_state, last.to_state) == (
@@ -127,7 +131,9 @@ def test_the_queue_order_read_carries_what_the_full_drafts_say(store):
     event = event_draft(store, NOW - timedelta(hours=1), starts_in=timedelta(hours=30))
     add_draft(store, NOW, identity="pending")
     for draft, at in ((report, NOW - timedelta(minutes=30)), (event, NOW - timedelta(minutes=10))):
-        store.transition(draft, State.APPROVED, actor="a", action="approve", changes={"approved_at": at})
+        store.transition(
+            draft, Move(State.APPROVED, actor="a", action="approve", changes={"approved_at": at})
+        )
 
     # When the approval page reads the approved queue as the publishing order needs it
     queued = store.queued(State.APPROVED)

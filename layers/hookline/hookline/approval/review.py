@@ -22,7 +22,7 @@ from hookline.clock import Clock, parse_iso
 from hookline.config import Approver, Config, cents
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from hookline.models import AuditEntry, Draft, Queued, State
-from hookline.store import Controls, SkipConflict, StateConflict, Store
+from hookline.store import Controls, Move, SkipConflict, StateConflict, Store
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -421,14 +421,16 @@ class Approvals:
         try:
             after, entry = self.store.write_transition(
                 draft,
-                target,
-                actor=f"{approver.name} <{approver.email}>",
-                action=label,
-                expect=expected,
-                changes=changes,
-                remove=remove,
-                reason=reason,
-                text_after=text_after,
+                Move(
+                    target,
+                    actor=f"{approver.name} <{approver.email}>",
+                    action=label,
+                    expect=expected,
+                    changes=changes,
+                    remove=remove,
+                    reason=reason,
+                    text_after=text_after,
+                ),
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
@@ -574,18 +576,20 @@ class Approvals:
         try:
             after, entry = self.store.write_transition(
                 draft,
-                State.PENDING,
-                actor=f"{approver.name} <{approver.email}>",
-                action="change link",
-                expect=(State.PENDING,),
-                changes={
-                    "post_link": new,
-                    "text": text_after,
-                    "weighted_length": length,
-                    "preflight": check.as_json(),
-                },
-                reason=f"link changed from {draft.post_link} to {new}",
-                text_after=text_after,
+                Move(
+                    State.PENDING,
+                    actor=f"{approver.name} <{approver.email}>",
+                    action="change link",
+                    expect=(State.PENDING,),
+                    changes={
+                        "post_link": new,
+                        "text": text_after,
+                        "weighted_length": length,
+                        "preflight": check.as_json(),
+                    },
+                    reason=f"link changed from {draft.post_link} to {new}",
+                    text_after=text_after,
+                ),
             )
         except StateConflict as exc:
             raise Conflict(self._conflict_message(exc.draft or draft, "change-link")) from None

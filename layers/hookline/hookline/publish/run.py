@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from hookline.clock import iso, parse_iso
 from hookline.config import Config, cents
 from hookline.models import Attempt, Draft, EventInfo, State
-from hookline.store import PaceRefused, StateConflict, Store
+from hookline.store import Move, PaceRefused, StateConflict, Store
 
 if TYPE_CHECKING:
     from hookline.poll.linkcheck import PageCheck
@@ -138,7 +138,7 @@ def _next_midnight(config: Config, now: datetime) -> datetime:
 
 def _transition(store: Store, draft: Draft, to: State, **kwargs: Any) -> Draft:
     # store.transition is conditional and retries DynamoDB's TransactionConflict itself.
-    return store.transition(draft, to, actor=ACTOR, **kwargs)
+    return store.transition(draft, Move(to, actor=ACTOR, **kwargs))
 
 
 def _attempts_json(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 else:
     DynamoDBClient = Any
-from hookline.store.records import DraftNotFound, StateConflict
+from hookline.store.records import DraftNotFound, Move, StateConflict
 from hookline.store.table import (
     SAME_STATE_ACTIONS,
     STATE_INDEX,
@@ -199,72 +198,61 @@ class DraftStore(TableBase):
             "reason": reason,
         }
 
-    def transition(
-        self,
-        draft: Draft,
-        to: State,
-        *,
-        actor: str,
-        action: str,
-        expect: Iterable[State] | None = None,
-        changes: dict[str, Any] | None = None,
-        remove: Iterable[str] = (),
-        expect_attempt: str | None = None,
-        reason: str | None = None,
-        text_after: str | None = None,
-    ) -> Draft:
+    def transition(self, draft: Draft, move: Move) -> Draft:
         """Move a draft along one edge of the state machine, conditionally, with its audit entry.
 
-        `expect` defaults to the state of the `draft` the caller holds; the write succeeds
-        only if the stored draft is still in one of them (and, for a publishing attempt,
-        still carries the caller's attempt id). Raises StateConflict otherwise.
-        Returns the draft as stored afterwards.
+        The write succeeds only if the stored draft is still in one of `move.expect` (and, for
+        a publishing attempt, still carries the caller's attempt id). Raises StateConflict
+        otherwise. Returns the draft as stored afterwards.
         """
-        self.write_transition(  # what it returns is the caller's copy; read the stored draft back
-            draft,
-            to,
-            actor=actor,
-            action=action,
-            expect=expect,
-            changes=changes,
-            remove=remove,
-            expect_attempt=expect_attempt,
-            reason=reason,
-            text_after=text_after,
-        )
+        self.write_transition(draft, move)  # returns the caller's copy; read the stored draft back
         return self.get_draft(draft.id)
 
-    def write_transition(
-        self,
-        draft: Draft,
-        to: State,
-        *,
-        actor: str,
-        action: str,
-        expect: Iterable[State] | None = None,
-        changes: dict[str, Any] | None = None,
-        remove: Iterable[str] = (),
-        expect_attempt: str | None = None,
-        reason: str | None = None,
-        text_after: str | None = None,
-    ) -> tuple[Draft, AuditEntry]:
+    def write_transition(self, draft: Draft, move: Move) -> tuple[Draft, AuditEntry]:
         """`transition` without reading the draft back: returns the caller's draft with this
         write applied, and the audit entry written, for a page that shows both at once (the
         approval result page). Other fields changed meanwhile by someone else are not in it;
         `transition` reads the stored draft back."""
-        expected = tuple(expect) if expect is not None else (draft.state,)
+        expected = tuple(move.expect) if move.expect is not None else (draft.state,)
         for state in expected:
-            if to not in TRANSITIONS[state] and not (state == to and action in SAME_STATE_ACTIONS):
-                raise ValueError(f"no edge {state} -> {to} in the draft state machine")
-        now = self.clock()
-        fields: dict[str, Any] = {"state": to.value, "state_at": iso(now)}
-        for name, value in (changes or {}).items():
+            if move.to not in TRANSITIONS[state] and not (
+                state == move.to and move.action in SAME_STATE_ACTIONS
+            ):
+                raise ValueError(f"no edge {state} -> {move.to} in the draft state machine")
+        fields: dict[str, Any] = {"state": move.to.value, "state_at": iso(self.clock())}
+        for name, value in (move.changes or {}).items():
             fields[name] = value.isoformat() if isinstance(value, datetime) else value
+        text_before = draft.text if move.text_after is not None and move.text_after != draft.text else None
+        audit = self._audit_item(
+            draft,
+            actor=move.actor,
+            action=move.action,
+            from_state=draft.state,
+            to_state=move.to,
+            text_before=text_before,
+            text_after=move.text_after if text_before is not None else None,
+            reason=move.reason,
+            version=draft.version + 1,
+        )
+        update = self._draft_update(draft, move, fields, expected)
+        removed = set(move.remove)
+        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
+        after.update(fields, version=draft.version + 1)
+        _check_size(capped(after), f"draft {draft.id}")
+        self._commit_transition(
+            draft, [update, {"Put": {"TableName": self.table, "Item": self._item(audit)}}], expected
+        )
+        return self._draft_from(capped(after)), AuditEntry.model_validate(audit)
+
+    def _draft_update(
+        self, draft: Draft, move: Move, fields: dict[str, Any], expected: tuple[State, ...]
+    ) -> dict[str, Any]:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
         set_expr = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
         expr = f"SET {set_expr}, version = version + :one"
         values[":one"] = 1
+        remove = tuple(move.remove)
         removals = [f"#r{i}" for i, _ in enumerate(remove)]
         names.update({f"#r{i}": name for i, name in enumerate(remove)})
         if removals:
@@ -272,44 +260,26 @@ class DraftStore(TableBase):
         names["#state"] = "state"
         conds = [" OR ".join(f"#state = :e{i}" for i in range(len(expected)))]
         values.update({f":e{i}": s.value for i, s in enumerate(expected)})
-        if expect_attempt is not None:
+        if move.expect_attempt is not None:
             names["#attempt"] = "attempt"
             conds.append("#attempt.id = :attempt")
-            values[":attempt"] = expect_attempt
-        condition = " AND ".join(f"({c})" for c in conds)
-        text_before = draft.text if text_after is not None and text_after != draft.text else None
-        audit = self._audit_item(
-            draft,
-            actor=actor,
-            action=action,
-            from_state=draft.state,
-            to_state=to,
-            text_before=text_before,
-            text_after=text_after if text_before is not None else None,
-            reason=reason,
-            version=draft.version + 1,
-        )
-        items: list[Any] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._key(f"DRAFT#{draft.id}", "DRAFT"),
-                    "UpdateExpression": expr,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": self._values(values),
-                }
-            },
-            {"Put": {"TableName": self.table, "Item": self._item(audit)}},
-        ]
-        removed = set(remove)
-        after = {k: v for k, v in self._draft_item(draft).items() if k not in removed}
-        after.update(fields, version=draft.version + 1)
-        _check_size(capped(after), f"draft {draft.id}")
+            values[":attempt"] = move.expect_attempt
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._key(f"DRAFT#{draft.id}", "DRAFT"),
+                "UpdateExpression": expr,
+                "ConditionExpression": " AND ".join(f"({c})" for c in conds),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": self._values(values),
+            }
+        }
+
+    def _commit_transition(self, draft: Draft, items: list[Any], expected: tuple[State, ...]) -> None:
         for attempt in range(TRANSACTION_TRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)
-                break
+                return
             except self.client.exceptions.TransactionCanceledException as exc:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -328,7 +298,6 @@ class DraftStore(TableBase):
                 if exc.response.get("Error", {}).get("Code") == "ValidationException":
                     raise _too_large(exc, f"draft {draft.id}") from None
                 raise
-        return self._draft_from(capped(after)), AuditEntry.model_validate(audit)
 
     def audit(self, draft_id: str) -> list[AuditEntry]:
         resp = self.client.query(

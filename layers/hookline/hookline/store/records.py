@@ -119,3 +119,21 @@ class Hold:
     reason: str
     at: datetime
     until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """One edge of the draft state machine as a caller asks for it: where to, who and why,
+    and what else changes in the same conditional write."""
+
+    to: State
+    actor: str
+    action: str
+    # the states the stored draft may be in; by default, the state of the caller's copy
+    expect: Iterable[State] | None = None
+    changes: dict[str, Any] | None = None
+    remove: Iterable[str] = ()
+    # a publishing attempt moves only the draft that still carries its attempt id
+    expect_attempt: str | None = None
+    reason: str | None = None
+    text_after: str | None = None
