@@ -43,7 +43,8 @@ def _package_bytes(name: str) -> int:
 
 def run(report: Report) -> None:
     sys.path.insert(0, str(LAYER))
-    from hookline.compose import compose, weighted_length
+    from hookline.compose import compose
+    from hookline.compose.measure import weighted_length
     from hookline.config import parse_config
     from hookline.models import Entry, EventInfo
     from hookline.ops.cli import main

@@ -12,17 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hookline import weighted_length
-from hookline.compose import (
-    ComposeError,
-    clean_text,
-    compose,
-    describe_when,
-    first_sentence,
-    refresh_when,
-    url_spans,
-    x_cashtags,
-    x_mentions,
-)
+from hookline.compose import compose
+from hookline.compose.clean import clean_text
+from hookline.compose.entities import x_cashtags, x_mentions
+from hookline.compose.hooks import first_sentence
+from hookline.compose.measure import ComposeError, url_spans
+from hookline.compose.when import describe_when, refresh_when
 from hookline.config import ConfigError
 from hookline.models import Entry, EventInfo
 from tests.conftest import NOW, Clock, make_config

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from hookline.compose import (
-    ComposeError,
+from hookline.compose import compose
+from hookline.compose.entities import (
     allowed_entities,
-    compose,
     final_check,
     link_refusal,
     post_problems,
     x_entities,
     x_hashtags,
 )
+from hookline.compose.measure import ComposeError
 from hookline.models import Entry
 from tests.compose.test_length import cases
 from tests.conftest import NOW, make_config

@@ -17,17 +17,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from hookline import weighted_length
-from hookline.compose import (
-    ELLIPSIS,
-    ComposeError,
-    compose,
-    make_hook,
-    neutralise_entities,
-    url_spans,
-    x_cashtags,
-    x_mentions,
-    x_safe_link,
-)
+from hookline.compose import compose
+from hookline.compose.entities import neutralise_entities, x_cashtags, x_mentions
+from hookline.compose.hooks import make_hook
+from hookline.compose.links import x_safe_link
+from hookline.compose.measure import ELLIPSIS, ComposeError, url_spans
 from hookline.models import Entry, EventInfo
 from tests.conftest import NOW, make_config
 

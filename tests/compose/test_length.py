@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from hookline import weighted_length
-from hookline.compose import _parse_tweet, x_entities, x_mentions
+from hookline.compose.entities import x_entities, x_mentions
+from hookline.compose.measure import _parse_tweet
 from tests.support.paths import REFERENCE, ROOT
 
 VALIDATE = REFERENCE / "twitter-text" / "validate.yml"

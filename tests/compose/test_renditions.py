@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from hookline import weighted_length
-from hookline.compose import bluesky_length, graphemes, mastodon_length, renditions
+from hookline.compose import renditions
+from hookline.compose.measure import bluesky_length, graphemes, mastodon_length
 from hookline.models import Entry
 from hookline.ops.cli import main
 from tests.conftest import NOW, make_config

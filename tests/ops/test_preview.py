@@ -12,7 +12,7 @@ import time_machine
 import yaml
 
 from hookline import weighted_length
-from hookline.compose import url_spans
+from hookline.compose.measure import url_spans
 from hookline.ops.cli import main
 from tests.conftest import NOW, base_config_data
 from tests.support.feeds import Item, page, rss

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hookline.compose import x_entities
+from hookline.compose.entities import x_entities
 from hookline.models import State
 from hookline.poll.feeds import Fetcher
 from hookline.poll.linkcheck import preflight

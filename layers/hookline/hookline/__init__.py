@@ -10,6 +10,6 @@ def weighted_length(text: str) -> int:
     """X's weighted length of `text` (URLs count 23, emoji and CJK count 2)."""
     # Imported on first use: twitter-text compiles large regexes, which a cold start
     # that never measures text should not pay for.
-    from hookline.compose import weighted_length as measure
+    from hookline.compose.measure import weighted_length as measure
 
     return measure(text)

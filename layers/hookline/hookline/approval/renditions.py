@@ -52,7 +52,7 @@ def split_post(text: str, link: str) -> Parts:
 
 def join_hook(parts: Parts, hook: str) -> str:
     """The post with the approver's words in place of the hook (spaces collapsed as X's text is)."""
-    from hookline.compose import clean_text
+    from hookline.compose.clean import clean_text
 
     return parts.head + clean_text(hook, neutralise=False) + parts.tail
 
@@ -113,7 +113,7 @@ def edited_label(draft: Draft, audit: Sequence[AuditEntry], tz: Any) -> str | No
 def x_rendition(
     config: Config, draft: Draft, edited: str | None, hook: str | Parts | None = None
 ) -> Rendition:
-    from hookline.compose import weighted_length
+    from hookline.compose.measure import weighted_length
 
     parts = split_post(draft.text, draft.post_link)
     if isinstance(hook, Parts):

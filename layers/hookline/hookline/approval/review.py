@@ -560,7 +560,7 @@ class Approvals:
                 "The new link was not used: it must be a whole web address starting with https:// "
                 "(or http://), with no spaces."
             )
-        from hookline.compose import link_refusal
+        from hookline.compose.entities import link_refusal
 
         refusal = link_refusal(new)
         if refusal:
@@ -598,7 +598,9 @@ class Approvals:
         return Page(200, self._render_review(after, token, approver, audit=[*history, entry], notice=notice))
 
     def _check_edit(self, draft: Draft, edited: str) -> tuple[str, int]:
-        from hookline.compose import allowed_entities, clean_text, post_problems, weighted_length
+        from hookline.compose.clean import clean_text
+        from hookline.compose.entities import allowed_entities, post_problems
+        from hookline.compose.measure import weighted_length
 
         text = clean_text(edited, neutralise=False)
         if not text:

@@ -109,7 +109,7 @@ def _link_host(value: str | None) -> str:
 
 def _x_links(text: str) -> list[str]:
     """The URLs X links (and counts as 23) in `text`: an IP-address or unknown-TLD link is not one."""
-    from hookline.compose import url_spans
+    from hookline.compose.measure import url_spans
 
     return [url for _, _, url in url_spans(text)]
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hookline.compose import ComposeError, renditions
+from hookline.compose import renditions
+from hookline.compose.measure import ComposeError
 from hookline.config import Config, FeedConfig
 from hookline.models import Entry, Judgement
 from hookline.poll.feeds import Fetcher, FetchError, ParseError, parse_feed

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from hookline.clock import human_time, parse_iso
-from hookline.compose import ComposeError, compose, renditions
+from hookline.compose import compose, renditions
+from hookline.compose.measure import ComposeError
 from hookline.config import Config, FeedConfig
 from hookline.models import Draft, Entry, EventData, EventInfo, Judgement, State
 from hookline.poll.feeds import Fetcher, FetchError, ParseError, parse_fetched

@@ -499,7 +499,8 @@ def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
     """
     if draft.event is None or draft.ambiguous_attempts:
         return {}
-    from hookline.compose import refresh_when, weighted_length
+    from hookline.compose.measure import weighted_length
+    from hookline.compose.when import refresh_when
 
     event = EventInfo(start=draft.event.start, end=draft.event.end, venue=draft.event.venue)
     text = refresh_when(draft.text, event, config, draft.created_at, now)
@@ -540,7 +541,7 @@ def _claim_failed(
 
 
 def _final_problems(draft: Draft, config: Config) -> list[str]:
-    from hookline.compose import allowed_entities, post_problems
+    from hookline.compose.entities import allowed_entities, post_problems
 
     allowed = allowed_entities(config, config.feed(draft.feed_id), draft.partner)
     return post_problems(draft.text, link=draft.post_link, allowed=allowed)
