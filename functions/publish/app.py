@@ -64,7 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def link_checker(s: Services) -> Any:
     """The link pre-flight, run again just before posting, on a short leash: a slow site
     must not eat the time the post itself needs."""
-    from hookline.poll.feeds import Fetcher, FetchLimits
+    from hookline.poll.fetch import Fetcher, FetchLimits
     from hookline.poll.linkcheck import preflight
     from hookline.poll.netguard import Guard
 

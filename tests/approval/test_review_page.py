@@ -159,7 +159,7 @@ def test_the_waiting_banner_counts_in_words_a_person_would_use(page, clock, wait
 def test_a_link_the_guard_refused_shows_as_a_warning_on_the_review_page(page, guarded):
     from zoneinfo import ZoneInfo
 
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
     from hookline.poll.linkcheck import LinkChecker
 
     # Given a partner's entry whose link points at the Lambda runtime API, pre-flighted as the poll does

@@ -174,7 +174,7 @@ def _hookline(args: dict[str, Any]) -> dict[str, Any]:
 
     from hookline.clock import utc_now
     from hookline.config import parse_config
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
     from hookline.poll.run import Poller
     from hookline.store import Store, dynamodb_client
 

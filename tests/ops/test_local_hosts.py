@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from hookline import weighted_length
-from hookline.poll.feeds import Fetcher, FetchError
+from hookline.poll.fetch import Fetcher, FetchError
 from hookline.poll.netguard import Guard
 from local import hosts
 from local.hosts import SAMPLE_HOST, map_hosts, unmap_hosts

@@ -12,7 +12,7 @@ from typing import Any
 from hookline.config import Config
 from hookline.models import State
 from hookline.ops.cli import main
-from hookline.poll.feeds import Fetcher
+from hookline.poll.fetch import Fetcher
 from hookline.poll.run import Poller
 from hookline.store import Store
 from local.dynamodb import DynamoDBLocal

@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from hookline.poll.feeds import USER_AGENT, Fetcher, FetchError, FetchLimits
+from hookline.poll.fetch import USER_AGENT, Fetcher, FetchError, FetchLimits
 from local.webserver import Resource, WebServer
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

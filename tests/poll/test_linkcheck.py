@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hookline.poll.feeds import Fetcher, FetchLimits
+from hookline.poll.fetch import Fetcher, FetchLimits
 from hookline.poll.linkcheck import LinkChecker, PageCheck, page_events, preflight
 from local.webserver import Resource
 from tests.support.feeds import page

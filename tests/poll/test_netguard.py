@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hookline.poll.feeds import Fetcher, FetchError, FetchLimits, InternalAddressError
+from hookline.poll.fetch import Fetcher, FetchError, FetchLimits, InternalAddressError
 from hookline.poll.linkcheck import LinkChecker
 from hookline.poll.netguard import Guard, HostMap, Refused, Unresolvable, kind_of, literal
 from hookline.settings import read_settings

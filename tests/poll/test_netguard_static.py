@@ -36,7 +36,7 @@ HTTP_LIBRARIES = {
 
 # module (relative to ROOT) -> (the libraries it may use, why that is not feed content)
 RAW_CLIENTS: dict[str, tuple[set[str], str]] = {
-    "layers/hookline/hookline/poll/feeds.py": ({"urllib3"}, "the Fetcher itself: the guard is in it"),
+    "layers/hookline/hookline/poll/fetch.py": ({"urllib3"}, "the Fetcher itself: the guard is in it"),
     "layers/hookline/hookline/poll/netguard.py": ({"socket"}, "name resolution and inet_aton, no connection"),
     "layers/hookline/hookline/approval/notify.py": ({"urllib3"}, "POSTs to the webhook URL in the config"),
     "layers/hookline/hookline/publish/xapi.py": (
@@ -106,7 +106,7 @@ def test_only_the_listed_modules_use_an_http_library_and_only_the_listed_ones():
             unlisted[_rel(path)] = sorted(used - allowed)
     assert unlisted == {}, (
         "these modules make connections of their own, around the guarded Fetcher: fetch through "
-        "hookline.poll.feeds.Fetcher, or (for a host the operator configured) list them in RAW_CLIENTS with why"
+        "hookline.poll.fetch.Fetcher, or (for a host the operator configured) list them in RAW_CLIENTS with why"
     )
 
 
@@ -122,8 +122,8 @@ def test_only_operator_named_urls_are_fetched_unguarded():
 
 
 def test_the_fetchers_requests_are_all_inside_get():
-    # Within feeds.py, the pool is used in Fetcher.get (the configured hop) and Fetcher._guarded only.
-    tree = ast.parse((ROOT / "layers/hookline/hookline/poll/feeds.py").read_text(encoding="utf-8"))
+    # Within fetch.py, the pool is used in Fetcher.get (the configured hop) and Fetcher._guarded only.
+    tree = ast.parse((ROOT / "layers/hookline/hookline/poll/fetch.py").read_text(encoding="utf-8"))
     users: set[str] = set()
     for function in ast.walk(tree):
         if isinstance(function, ast.FunctionDef):

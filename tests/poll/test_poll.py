@@ -18,7 +18,7 @@ import yaml
 from hookline.config import Config
 from hookline.models import Draft, State
 from hookline.ops.cli import main
-from hookline.poll.feeds import Fetcher
+from hookline.poll.fetch import Fetcher
 from hookline.poll.run import Poller
 from hookline.store import Store
 from local.webserver import Resource, WebServer

@@ -24,7 +24,8 @@ from botocore.exceptions import ReadTimeoutError
 from hookline.approval.links import LinkSigner
 from hookline.approval.notify import Notifier
 from hookline.models import State
-from hookline.poll.feeds import Fetcher, parse_feed
+from hookline.poll.feeds import parse_feed
+from hookline.poll.fetch import Fetcher
 from hookline.poll.run import Poller
 from hookline.store import Store
 from local.dynamodb import DynamoDBLocal

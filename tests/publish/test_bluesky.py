@@ -16,7 +16,7 @@ import urllib3
 from urllib3.exceptions import ReadTimeoutError
 
 from hookline.config import BlueskyAccount
-from hookline.poll.feeds import Fetcher, FetchLimits
+from hookline.poll.fetch import Fetcher, FetchLimits
 from hookline.publish.networks.bluesky import (
     COLLECTION,
     THUMB_MAX_BYTES,

@@ -8,7 +8,7 @@ import pytest
 
 from hookline.compose import compose
 from hookline.models import Draft, Entry, EventData, EventInfo, State
-from hookline.poll.feeds import Fetcher, FetchLimits
+from hookline.poll.fetch import Fetcher, FetchLimits
 from hookline.poll.linkcheck import preflight
 from hookline.poll.netguard import Guard, HostMap
 from tests.conftest import NOW, make_config

@@ -17,7 +17,7 @@ import pytest
 
 from hookline.compose.entities import x_entities
 from hookline.models import State
-from hookline.poll.feeds import Fetcher
+from hookline.poll.fetch import Fetcher
 from hookline.poll.linkcheck import preflight
 from hookline.store import item_size
 from tests.conftest import NOW, make_config

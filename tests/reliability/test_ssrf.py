@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from hookline.poll.feeds import Fetcher
+from hookline.poll.fetch import Fetcher
 from hookline.poll.netguard import HostMap
 from hookline.services import Services
 from hookline.settings import read_settings

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from hookline.approval.links import LinkSigner
     from hookline.approval.notify import Notifier
     from hookline.invoke import FunctionInvoker
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
     from hookline.publish.networks.port import Network
     from hookline.publish.xapi import Poster
     from hookline.store import Store
@@ -196,7 +196,7 @@ class Services:
     def fetcher(self) -> Fetcher:
         if "fetcher" in self.overrides:
             return self.overrides["fetcher"]  # type: ignore[no-any-return]
-        from hookline.poll.feeds import Fetcher
+        from hookline.poll.fetch import Fetcher
         from hookline.poll.netguard import Guard
 
         return Fetcher.for_polling(
@@ -242,7 +242,7 @@ class Services:
                     name, Identity(expected, handle), shadow=self.settings.publisher == "shadow"
                 )
             elif name == "bluesky" and accounts.bluesky:
-                from hookline.poll.feeds import Fetcher, FetchLimits
+                from hookline.poll.fetch import Fetcher, FetchLimits
                 from hookline.poll.netguard import Guard
                 from hookline.publish.networks.bluesky import THUMB_MAX_BYTES, BlueskyNetwork, TableSessions
 

@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from hookline.ops.preview import SourceError, judged_by, preview_source, terminal_safe
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
     from hookline.poll.linkcheck import LinkChecker
 
     config = _config(args.config, fallback=True, err=err)
@@ -310,7 +310,7 @@ def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Check a deployed stack end to end (see hookline.ops.doctor); writes nothing anywhere."""
     from hookline.ops.doctor import run
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
 
     config = load_config(args.config)
     fetcher = Fetcher.for_polling(config.polling)  # each feed checked within the poll's own limits

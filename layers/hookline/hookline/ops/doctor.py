@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from hookline.config import Config, FeedConfig
 
 if TYPE_CHECKING:
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -533,7 +533,8 @@ class Doctor:
             yield from pool.map(lambda pair: self.check_feed(*pair), feeds)
 
     def check_feed(self, index: int, feed: FeedConfig) -> Check:
-        from hookline.poll.feeds import FetchError, ParseError, parse_fetched
+        from hookline.poll.feeds import ParseError, parse_fetched
+        from hookline.poll.fetch import FetchError
 
         url = str(feed.url)
         name = f"feed {feed.id}"

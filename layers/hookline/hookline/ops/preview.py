@@ -14,7 +14,8 @@ from hookline.compose import renditions
 from hookline.compose.measure import ComposeError
 from hookline.config import Config, FeedConfig
 from hookline.models import Entry, Judgement
-from hookline.poll.feeds import Fetcher, FetchError, ParseError, parse_feed
+from hookline.poll.feeds import ParseError, parse_feed
+from hookline.poll.fetch import Fetcher, FetchError
 from hookline.poll.linkcheck import LinkChecker
 from hookline.poll.rules import tried_terms
 from hookline.poll.run import assess

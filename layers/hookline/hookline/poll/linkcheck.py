@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hookline.models import EventInfo
-from hookline.poll.feeds import Fetcher, FetchError, InternalAddressError
+from hookline.poll.fetch import Fetcher, FetchError, InternalAddressError
 from hookline.text import parse_when, plain_text
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"

@@ -31,7 +31,8 @@ from hookline.compose import compose, renditions
 from hookline.compose.measure import ComposeError
 from hookline.config import Config, FeedConfig
 from hookline.models import Draft, Entry, EventData, EventInfo, Judgement, State
-from hookline.poll.feeds import Fetcher, FetchError, ParseError, parse_fetched
+from hookline.poll.feeds import ParseError, parse_fetched
+from hookline.poll.fetch import Fetcher, FetchError
 from hookline.poll.linkcheck import LinkChecker, PageCheck
 from hookline.poll.rules import judge, page_could_change
 from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store

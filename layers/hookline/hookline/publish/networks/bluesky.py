@@ -45,7 +45,7 @@ from hookline.publish.networks.port import (
 )
 
 if TYPE_CHECKING:
-    from hookline.poll.feeds import Fetcher
+    from hookline.poll.fetch import Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ class BlueskyNetwork:
         THUMB_MAX_BYTES, fetched through the project's guarded fetcher. Else no thumb."""
         if not card.image or self.fetcher is None:
             return None
-        from hookline.poll.feeds import FetchError
+        from hookline.poll.fetch import FetchError
 
         try:
             fetched = self.fetcher.get(card.image, accept=", ".join(THUMB_TYPES))
