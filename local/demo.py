@@ -5,7 +5,10 @@ serves a sample feed dated relative to now (or FEED=url is watched instead); the
 three Lambda handlers run in this process with the same event files as
 `sam local invoke`; the approvals function answers on http://127.0.0.1:3000
 through a bridge that builds the API Gateway HTTP API event; publishing is a
-dry run that prints `DRY-RUN POST: ...`. Ctrl-C stops everything it started.
+dry run that prints `DRY-RUN POST: ...`. An approval reaches the publish handler
+as in AWS, through the table's stream and the template's filter (local/streams.py),
+so the post follows within a second or two; the publish schedule (PUBLISH_EVERY,
+300 s as in the template) is the safety net. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from local.bridge import Bridge, LambdaContext, load_event
 from local.hosts import SAMPLE_HOST, map_hosts
 from local.sample import serve_sample
 from local.startup import startup_block
+from local.streams import StreamTrigger
 from local.webserver import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +90,9 @@ def handler(name: str) -> Any:
     return importlib.import_module(f"functions.{name}.app").lambda_handler
 
 
-def run(feed: str | None, port: int, poll_every: float, publish_every: float) -> int:
+def run(
+    feed: str | None, port: int, poll_every: float, publish_every: float, base_config: Path | None = None
+) -> int:
     stop = threading.Event()
     started: list[Any] = []
 
@@ -99,13 +105,13 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
         print("hookline demo: starting DynamoDB Local (Java) ...", flush=True)
         ddb = dynamodb.start()
         started.append(ddb)
-        table = ddb.create_table("hookline-demo")
+        table = ddb.create_table("hookline-demo", streams=True)
         web = WebServer().start()
         started.append(web)
         if not feed:
             map_hosts({SAMPLE_HOST: "127.0.0.1"})  # see local/hosts.py: X counts such links as links
         feed_url = feed or serve_sample(web, host=SAMPLE_HOST)
-        config = demo_config(feed_url, ROOT / "config" / "hookline.yaml")
+        config = demo_config(feed_url, base_config or ROOT / "config" / "hookline.yaml")
         os.environ.update(
             {
                 **dynamodb.LOCAL_ENV,
@@ -133,6 +139,21 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
         approvals_app.services().overrides["poll_invoker"] = LocalInvoker(poll)
         poll_event = load_event(str(ROOT / "events" / "poll_feeds.json"))
         publish_event = load_event(str(ROOT / "events" / "publish.json"))
+        # In Lambda each run has an environment of its own; here the stream's runs and the
+        # schedule's share the handler's module state, so they take turns.
+        publishing = threading.Lock()
+
+        def run_publish(event: dict[str, Any]) -> dict[str, Any]:
+            with publishing:
+                result: dict[str, Any] = publish(
+                    event, LambdaContext(function_name="PublishFunction", timeout_seconds=60)
+                )
+            if result.get("account_problem"):
+                print(f"hookline demo: publishing held: {result['account_problem']}", flush=True)
+            return result
+
+        trigger = StreamTrigger(ddb.client(), ddb.streams_client(), table, run_publish).start()
+        started.append(trigger)
 
         from hookline.approval.links import LinkSigner
         from hookline.services import Services
@@ -153,7 +174,8 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
             print(f"queue link for {approver.name}:")
             print(signer.queue_url(signer.queue_token(approver.email)), flush=True)
         print(
-            "hookline demo: open a review link below, approve, and watch for DRY-RUN POST. Ctrl-C stops.",
+            "hookline demo: open a review link below, approve, and watch for DRY-RUN POST (within seconds: "
+            "the table's stream starts the publisher, as in AWS). Ctrl-C stops.",
             flush=True,
         )
 
@@ -169,11 +191,7 @@ def run(feed: str | None, port: int, poll_every: float, publish_every: float) ->
                     print(f"hookline demo: feed problem: {failure}", flush=True)
                 next_poll = now + poll_every
             if now >= next_publish:
-                result = publish(
-                    publish_event, LambdaContext(function_name="PublishFunction", timeout_seconds=60)
-                )
-                if result.get("account_problem"):
-                    print(f"hookline demo: publishing held: {result['account_problem']}", flush=True)
+                run_publish(publish_event)
                 next_publish = now + publish_every
             stop.wait(0.5)
         return 0
@@ -195,9 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--poll-every", type=float, default=float(os.environ.get("POLL_EVERY", "60")))
-    parser.add_argument("--publish-every", type=float, default=float(os.environ.get("PUBLISH_EVERY", "5")))
+    parser.add_argument("--publish-every", type=float, default=float(os.environ.get("PUBLISH_EVERY", "300")))
+    parser.add_argument(
+        "--config", type=Path, default=None, help="the config to start from (default: config/hookline.yaml)"
+    )
     args = parser.parse_args(argv)
-    return run(args.feed, args.port, args.poll_every, args.publish_every)
+    return run(args.feed, args.port, args.poll_every, args.publish_every, args.config)
 
 
 if __name__ == "__main__":

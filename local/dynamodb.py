@@ -59,6 +59,14 @@ def table_definition(template: Path = TEMPLATE, logical_id: str = "Table") -> di
     return definition
 
 
+def stream_view_type(template: Path = TEMPLATE, logical_id: str = "Table") -> str | None:
+    """The table's stream (what PublishFunction's event source reads), None without one."""
+    doc = yaml.load(template.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    spec = doc["Resources"][logical_id]["Properties"].get("StreamSpecification") or {}
+    view = spec.get("StreamViewType")
+    return str(view) if view else None
+
+
 def ttl_attribute(template: Path = TEMPLATE, logical_id: str = "Table") -> str | None:
     doc = yaml.load(template.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
     spec = doc["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification") or {}
@@ -105,10 +113,27 @@ class DynamoDBLocal:
             aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def create_table(self, name: str | None = None) -> str:
+    def streams_client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "dynamodbstreams",
+            endpoint_url=self.endpoint,
+            region_name=LOCAL_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def create_table(self, name: str | None = None, *, streams: bool = False) -> str:
+        """The table as template.yaml defines it; `streams`: with its stream too (the local stack
+        reads it as Lambda would, local/streams.py; tests that do not need it go without)."""
         name = name or f"hookline-{uuid.uuid4().hex[:12]}"
         client = self.client()
-        client.create_table(TableName=name, **table_definition())
+        definition = table_definition()
+        view = stream_view_type() if streams else None
+        if view:
+            definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+        client.create_table(TableName=name, **definition)
         client.get_waiter("table_exists").wait(
             TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
         )

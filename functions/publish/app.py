@@ -1,4 +1,6 @@
-"""Scheduled: expire stale drafts and publish approved ones to the corporate X account."""
+"""Publish approved drafts to the corporate X account: on the schedule (with the housekeeping:
+stale drafts, reminders, health gauges), and at once when the table's stream reports a draft
+approved or retried, or publishing resumed (template.yaml, PublishFunction's DueNow filter)."""
 
 from __future__ import annotations
 
@@ -44,10 +46,39 @@ def emit_health_gauges(s: Services) -> None:
         metrics.add_metric(name=name, unit=MetricUnit(UNITS[name]), value=value)
 
 
+def due_now(event: dict[str, Any]) -> list[str] | None:
+    """From a stream event, the drafts that just became due: a run for them alone. None: a full
+    run (the schedule, or publishing resumed, which may make any approved draft due)."""
+    from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+
+    named: list[str] = []
+    for record in DynamoDBStreamEvent(event).records:
+        keys = record.dynamodb.keys if record.dynamodb else {}
+        pk, sk = str(keys.get("pk", "")), str(keys.get("sk", ""))
+        if (pk, sk) == ("CONTROL", "PAUSE"):
+            return None
+        if sk == "DRAFT" and pk.startswith("DRAFT#"):
+            named.append(pk.removeprefix("DRAFT#"))
+    return named
+
+
+def from_stream(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and any(
+        isinstance(r, dict) and r.get("eventSource") == "aws:dynamodb" for r in records
+    )
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = services()
+    if from_stream(event):
+        named = due_now(event)
+        result = publish(s, context, named=named)
+        result["trigger"] = "stream" if named is not None else "stream: publishing resumed"
+        logger.info("publish run finished", extra=result)
+        return result  # housekeeping, gauges and reminders are the schedule's
     summary: dict[str, Any] = {}
     try:
         summary = publish(s, context)
@@ -83,9 +114,10 @@ def link_checker(s: Services) -> Any:
     return lambda url: preflight(fetcher, url, s.config.organisation.tz, clock=s.clock)
 
 
-def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
-    """The publish run. Anything unforeseen raises: the invocation fails into the dead-letter
-    queue and the errors alarm, and the draft state machine makes the next run safe."""
+def publish(s: Services, context: LambdaContext, named: list[str] | None = None) -> dict[str, Any]:
+    """The publish run (`named`: on X only those drafts, see due_now). Anything unforeseen raises:
+    the invocation fails into the errors alarm (and, when scheduled, the dead-letter queue), and
+    the draft state machine makes the next run safe."""
     # Bluesky and Mastodon first: their deliveries are opened from drafts still APPROVED,
     # before X's run moves them on. A network's trouble stays in its own report.
     networks = (
@@ -103,6 +135,7 @@ def publish(s: Services, context: LambdaContext) -> dict[str, Any]:
         lease=timedelta(seconds=s.settings.lease_seconds),
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
         check_link=link_checker(s),
+        named=named,
     )
     # Only what an alarm or the dashboard reads is a metric (each name is billed every month);
     # the rest of the run's figures are in its "publish run finished" log line.

@@ -196,16 +196,18 @@ def test_the_month_spend_and_a_reached_cap_are_shown(lambda_env):
 # -- decisions ----------------------------------------------------------------------------------
 
 
-def test_approving_ends_on_a_result_page_that_says_when_it_goes_out(api):
+def test_approving_ends_on_a_result_page_that_says_it_is_posting_now(api):
     draft = add_draft(api.store, NOW)
 
     result = api.decide(draft, "approve")
 
     assert result["statusCode"] == 200
     shown = text_of(result)
-    assert (
-        "Approved. It is expected to go out at about Wed 25 Nov, 10:05 GMT. You can withdraw it until then."
-        in shown
+    assert "Approved. Posting now: it goes out within seconds. You can withdraw it until then." in shown
+    # opening the draft again (a GET: a reload of this POST would decide again) shows the post's link
+    again = re.search(r'<a href="([^"]+)">Open this draft again</a>', result["body"])
+    assert again and html.unescape(again.group(1)).startswith(
+        f"https://approve.example.org/drafts/{draft.id}?token="
     )
     assert 'value="withdraw"' in result["body"]
     stored = api.store.get_draft(draft.id)
@@ -391,11 +393,26 @@ def test_failed_shows_xs_message_and_retry_sends_it_back_for_publishing(api):
     # When Sam retries
     result = api.decide(draft, "retry", who=SAM)
 
-    # Then it is approved again, without the old failure, and goes out at the next slot
+    # Then it is approved again, without the old failure, and goes out at once
     assert result["statusCode"] == 200
-    assert "Publishing will be retried. It is expected to go out at about" in text_of(result)
+    assert "Publishing will be retried. Posting now: it goes out within seconds." in text_of(result)
     stored = api.store.get_draft(draft.id)
     assert (stored.state, stored.failure, stored.decided_by) == (State.APPROVED, None, "Sam Patel")
+
+
+def test_a_draft_that_must_wait_for_the_spacing_says_until_when(api):
+    # a post went out at 10:00; posts are 60 minutes apart
+    api.store.reserve_post(
+        now=NOW, month="2026-11", day="2026-11-25", cents=20, month_cap_cents=2000, daily_cap=10,
+        spacing=timedelta(0),
+    )  # fmt: skip
+    draft = add_draft(api.store, NOW)
+
+    result = api.decide(draft, "approve")
+
+    shown = text_of(result)
+    assert "Approved. It is expected to go out at about Wed 25 Nov, 11:00 GMT." in shown
+    assert "Posting now" not in shown and "Open this draft again" not in shown
 
 
 def test_a_held_account_and_a_pause_are_explained_on_the_page(api):

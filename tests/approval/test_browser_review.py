@@ -220,7 +220,8 @@ def test_an_approver_edits_the_words_sees_the_exact_post_live_and_x_is_sent_it_b
     phone.wait_for_load_state()
     assert phone.get_by_role("heading", level=1).inner_text() == "Approved"
     status = phone.get_by_role("status").first.inner_text()
-    assert "It is expected to go out at about Wed 25 Nov, 10:05 GMT." in status
+    assert "Posting now: it goes out within seconds." in status  # its approval starts the publisher
+    assert phone.get_by_role("link", name="Open this draft again").is_visible()
     assert phone.locator("#preview-x").text_content() == expected
     shot(phone, "result-page.png")
 

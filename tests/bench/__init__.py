@@ -20,7 +20,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 # Benchmark modules, in the order they run and appear in docs/benchmarks.md. A listed module that
 # is not there (yet) is skipped with a note. `costs` comes last: it prices what the others measured.
-MODULES: list[str] = ["coldstart", "approvals", "poll", "publish", "compose", "costs"]
+MODULES: list[str] = ["coldstart", "approvals", "poll", "publish", "compose", "latency", "costs"]
 
 
 @dataclass

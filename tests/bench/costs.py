@@ -1,6 +1,7 @@
 """Sizing and cost: memory per function from what the runs measured, and the monthly bill for a
-typical organisation (50 feeds polled every 5 minutes, 100 posts a month), priced from the
-figures the other modules measured and published list prices (each with its source)."""
+typical organisation (50 feeds polled at template.yaml's default interval, every minute; 100 posts
+a month), priced from the figures the other modules measured and published list prices (each with
+its source)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from tests.bench import lambda_runtime as lr
 # -- the organisation --------------------------------------------------------------------------------
 HOURS = 730  # AWS prices a month as 730 hours
 FEEDS = 50
-POLL_MINUTES = 5
-PUBLISH_MINUTES = 5
 POSTS = 100
 DRAFTS = 150  # drafts per month: the 100 posted, and 50 rejected or expired
 APPROVERS = 2
@@ -29,6 +28,7 @@ CW = "https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-a
 SNS = "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/"
 SECRETS = "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms"
 DYNAMODB = "https://airbyte.com/data-engineering-resources/dynamodb-pricing"
+DYNAMODB_STREAMS = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 # key: (USD per unit, the price as its source states it, source)
 PRICES = {
     "lambda_request": (0.20 / 1e6, "$0.20 per million requests", LAMBDA),
@@ -36,6 +36,11 @@ PRICES = {
     "http_api": (1.00 / 1e6, "$1.00 per million requests (HTTP API)", "https://www.apigatewaycost.com/aws"),
     "dynamodb_rru": (0.125 / 1e6, "$0.125 per million read request units", DYNAMODB),
     "dynamodb_wru": (0.625 / 1e6, "$0.625 per million write request units", DYNAMODB),
+    "dynamodb_stream_trigger_read": (
+        0.0,
+        "free: GetRecords calls made by a Lambda trigger are not billed",
+        DYNAMODB_STREAMS,
+    ),
     "ses_email": (
         0.10 / 1000,
         "$0.10 per 1,000 emails",
@@ -102,10 +107,15 @@ def run(report: Report) -> None:
     if v("first_request_approvals_get") is None:
         print("make bench: the costs section needs the coldstart module's figures; left out")
         return
+    from tests.bench.latency import interval_seconds
+
+    poll_minutes = interval_seconds("PollSchedule") / 60
+    publish_minutes = interval_seconds("PublishSchedule") / 60
     section = report.section(
         "Sizing and monthly cost",
-        f"A typical organisation: {FEEDS} feeds polled every {POLL_MINUTES} minutes, the publisher every "
-        f"{PUBLISH_MINUTES} minutes, {POSTS} posts a month from {DRAFTS} drafts, {APPROVERS} approvers who each "
+        f"A typical organisation: {FEEDS} feeds polled every {poll_minutes:g} minute(s) and the publisher's "
+        f"safety-net schedule every {publish_minutes:g} minutes (template.yaml's defaults), plus one publish "
+        f"run started by the table's stream per post, {POSTS} posts a month from {DRAFTS} drafts, {APPROVERS} approvers who each "
         f"open every draft's link (and their mail scanner fetches it first: {OPENS_PER_APPROVER} GETs each), one "
         f"decision per draft, {QUEUE_VIEWS} queue views; a month is {HOURS} hours. Durations come from this run: "
         "warm and cold (INIT + first request) medians from 'Cold start plus the first request' and 'Approval "
@@ -127,8 +137,9 @@ def run(report: Report) -> None:
         for function, name in (("approvals", "approvals"), ("poll_feeds", "poll"), ("publish", "publish"))
     }
     # -- Lambda durations --------------------------------------------------------------------------------
-    polls = HOURS * 60 / POLL_MINUTES
-    publishes = HOURS * 60 / PUBLISH_MINUTES
+    polls = HOURS * 60 / poll_minutes
+    scheduled_publishes = HOURS * 60 / publish_minutes
+    publishes = scheduled_publishes + POSTS  # each approval's own run, from the table's stream
     opens = DRAFTS * APPROVERS * OPENS_PER_APPROVER
     approvals = opens + DRAFTS + QUEUE_VIEWS
     cold = {
@@ -166,8 +177,9 @@ def run(report: Report) -> None:
         "poll": [(cold["poll"], cold_ms("poll_50_feeds", "poll")), (polls - cold["poll"], poll_warm)],
         "publish": [
             (cold["publish"], cold_ms("publish_idle", "publish")),
-            (publishes - cold["publish"], publish_warm),
-            (POSTS, _in_lambda(post_run, post_run, memory["publish"])),  # the extra work of a run that posts
+            (scheduled_publishes - cold["publish"], publish_warm),
+            # the stream's runs: each posts one draft (its CPU share of a run that posts, measured whole)
+            (POSTS, _in_lambda(post_run, post_run, memory["publish"])),
         ],
     }
     invocations = {"approvals": approvals, "poll": polls, "publish": publishes}
@@ -226,14 +238,14 @@ def run(report: Report) -> None:
         "approvals": (opens + QUEUE_VIEWS) * get_reads
         + DRAFTS * (v("warm_approvals_post_dynamodb_items_read") or 0),
         "poll": polls * (v("warm_poll_50_feeds_dynamodb_items_read") or 0),
-        "publish": publishes * (v("warm_publish_idle_dynamodb_items_read") or 0),
+        "publish": scheduled_publishes * (v("warm_publish_idle_dynamodb_items_read") or 0),
     }
     writes = {
         "approvals": DRAFTS * (v("warm_approvals_post_dynamodb_items_written") or 0),
         # A drafted entry: the draft and its audit entry (a transaction), seen markers, notified markers.
         "poll": polls * (v("warm_poll_50_feeds_dynamodb_items_written") or 0) + DRAFTS * 10,
         # A post: claim, pacing reservation, result (transactions).
-        "publish": publishes * (v("warm_publish_idle_dynamodb_items_written") or 0) + POSTS * 12,
+        "publish": scheduled_publishes * (v("warm_publish_idle_dynamodb_items_written") or 0) + POSTS * 12,
     }
     all_invocations = sum(invocations.values())
     log_bytes = sum(
@@ -256,6 +268,13 @@ def run(report: Report) -> None:
         Usage("API Gateway", "approval page requests", approvals, "requests", "http_api"),
         Usage("DynamoDB", "reads", sum(reads.values()), "read units", "dynamodb_rru"),
         Usage("DynamoDB", "writes", sum(writes.values()), "write units", "dynamodb_wru"),
+        Usage(
+            "DynamoDB Streams",
+            "the publish function's trigger (filtered: it runs once per approval, retry or resume)",
+            POSTS,
+            "runs started",
+            "dynamodb_stream_trigger_read",
+        ),
         Usage("SES", "review links to approvers", DRAFTS * APPROVERS, "emails", "ses_email"),
         Usage("SNS", "view-only notice per draft", DRAFTS, "publishes", "sns_publish"),
         Usage("SNS", "delivered to two email subscribers", DRAFTS * 2, "deliveries", "sns_email"),
@@ -269,7 +288,7 @@ def run(report: Report) -> None:
         Usage(
             "EventBridge Scheduler",
             "poll and publish schedules",
-            polls + publishes,
+            polls + scheduled_publishes,
             "invocations",
             "scheduler",
         ),

@@ -61,13 +61,33 @@ def test_no_secret_value_is_in_the_template_only_names():
     assert "GenerateSecretString" in text  # the signing key is generated, never written down
 
 
-def test_schedules_poll_every_five_minutes_by_default_and_send_the_event_file_shape():
-    assert TEMPLATE["Parameters"]["PollSchedule"]["Default"] == "rate(5 minutes)"
+def test_feeds_are_polled_every_minute_and_the_publisher_runs_every_five_as_the_safety_net():
+    assert TEMPLATE["Parameters"]["PollSchedule"]["Default"] == "rate(1 minute)"
+    assert TEMPLATE["Parameters"]["PublishSchedule"]["Default"] == "rate(5 minutes)"
     for logical, folder in (("PollFeedsFunction", "poll_feeds"), ("PublishFunction", "publish")):
-        [event] = RESOURCES[logical]["Properties"]["Events"].values()
-        assert event["Type"] == "ScheduleV2"
+        [event] = [
+            e for e in RESOURCES[logical]["Properties"]["Events"].values() if e["Type"] == "ScheduleV2"
+        ]
         sent = json.loads(event["Properties"]["Input"])
         assert sent == json.loads((ROOT / "events" / f"{folder}.json").read_text())
+
+
+def test_the_publish_function_hears_of_due_drafts_from_the_tables_stream():
+    view = RESOURCES["Table"]["Properties"]["StreamSpecification"]["StreamViewType"]
+    assert view == "NEW_AND_OLD_IMAGES"  # the filter compares the state before and after
+    events = RESOURCES["PublishFunction"]["Properties"]["Events"]
+    assert sorted(e["Type"] for e in events.values()) == ["DynamoDB", "ScheduleV2"]
+    props = events["DueNow"]["Properties"]
+    assert props["Stream"] == {"GetAtt": "Table.StreamArn"}
+    assert props["StartingPosition"] == "LATEST"
+    # a failed run is not retried from the stream (the schedule is the retry), so a bad batch
+    # never blocks the approvals behind it
+    assert props["MaximumRetryAttempts"] == 0
+    patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    assert len(patterns) == 2 and all(p["eventName"] == ["MODIFY"] for p in patterns)
+    # the other functions are not wired to the stream
+    for logical in ("PollFeedsFunction", "ApprovalsFunction"):
+        assert all(e["Type"] != "DynamoDB" for e in RESOURCES[logical]["Properties"]["Events"].values())
 
 
 def test_the_approvals_api_has_the_contract_routes():

@@ -57,7 +57,8 @@ def typed(command: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "POLL_EVERY": "2", "PUBLISH_EVERY": "1"}
+    # The publish schedule is an hour away: the post can only come from the table's stream
+    env = {**os.environ, "PORT": str(port), "POLL_EVERY": "2", "PUBLISH_EVERY": "3600"}
     # The checkout under test's package, whichever checkout the venv was installed from.
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "hookline"), env.get("PYTHONPATH", "")])
     env.pop("FEED", None)
@@ -121,17 +122,29 @@ def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
         form = urllib.parse.urlencode({"token": token, "action": "approve"}).encode()
         request = urllib.request.Request(link.split("?")[0], data=form, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            assert "Approved" in answer.read().decode()
+            result = answer.read().decode()
+        assert "Approved" in result and "Posting now" in result
 
-        # And the dry-run publisher prints the post once per network: X, Bluesky, Mastodon
+        # And the dry-run publisher prints the post once per network: X, Bluesky, Mastodon, started by
+        # the approval itself (long before the hourly schedule)
         posts = {}
         for _ in range(3):
-            found = wait_for(lines, r"^DRY-RUN POST: \[(x|bluesky|mastodon)\] (.+)$", seen)
+            found = wait_for(lines, r"^DRY-RUN POST: \[(x|bluesky|mastodon)\] (.+)$", seen, timeout=30)
             posts[found.group(1)] = found.group(2)
         assert sorted(posts) == ["bluesky", "mastodon", "x"]
         for network, post in posts.items():
             assert f"utm_source={network}" in post
             assert "http://news.example.org:" in post
+
+        # The review page, opened again, shows it published (the line is printed as the post is
+        # made, its record a moment later)
+        for _ in range(20):
+            with urllib.request.urlopen(link, timeout=10) as page:  # noqa: S310 - loopback only
+                html = page.read().decode()
+            if "Being published now" not in html:
+                break
+            time.sleep(0.25)
+        assert "Published" in html and "Dry run: nothing was sent to X" in html
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(timeout=30)

@@ -12,6 +12,7 @@ from local.webserver import Resource, WebServer
 from tests.conftest import NOW, LambdaEnv
 from tests.support.events import call, load
 from tests.support.feeds import Item, rss
+from tests.support.paths import ROOT
 
 
 def emitted(out: str) -> list[dict[str, Any]]:
@@ -45,7 +46,7 @@ def test_a_feed_failing_three_polls_in_a_row_raises_the_alarm_metric_and_logs_wh
         capfd.readouterr()
         summary = call(handler, load("poll_feeds"))
         metrics = emitted(capfd.readouterr().out)
-        [doc] = [m for m in metrics if "FeedFailures" in m]
+        [doc] = [m for m in metrics if "FeedsFailingRepeatedly" in m]
         alarms.append(value(doc, "FeedsFailingRepeatedly"))
         heartbeats.append(value(doc, "PollHeartbeat"))
 
@@ -63,3 +64,12 @@ def test_a_feed_failing_three_polls_in_a_row_raises_the_alarm_metric_and_logs_wh
         f"down: could not fetch {web.url('/down.xml')}: HTTP 503 Service Unavailable"
     ]
     assert summary["not_modified"] == 1  # the healthy feed answered 304
+    # And the run's log line carries the counts the dashboard charts from the logs (drafts and
+    # failures are no custom metrics: each metric name is billed every month)
+    [finished] = [r for r in caplog.records if r.getMessage() == "poll finished"]
+    assert (finished.drafted, finished.failed_feeds) == (0, 1)  # type: ignore[attr-defined]
+    dashboard = (ROOT / "template.yaml").read_text()
+    assert (
+        "filter message = 'poll finished' | stats sum(drafted) as drafts_created, sum(failed_feeds)"
+        in dashboard
+    )

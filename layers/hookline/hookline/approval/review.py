@@ -467,17 +467,25 @@ class Approvals:
     ) -> str:
         # `draft` and `audit` are as this decision left them: nothing is read back.
         context = self._context(draft, token, approver, controls, queue)
+        posting_now = False
         if action in ("approve", "retry"):
+            expected = context["expected"]
             if context["pause"].paused:
-                when = "when publishing resumes (it is paused now)"
+                when = "It is expected to go out when publishing resumes (it is paused now)."
             elif context["hold"]:
-                when = "once the account hold shown below is cleared"
-            elif context["expected"] is None:  # the publisher took it up in the meantime
-                when = "now"
+                when = "It is expected to go out once the account hold shown below is cleared."
+            elif context["over_cap"]:
+                when = "It waits: this post would go over the month's spend cap (below)."
+            elif expected is None or expected <= context["now"]:
+                # Its approval has started the publisher already (the table's stream)
+                posting_now = True
+                when = "Posting now: it goes out within seconds."
             else:
-                when = f"at about {context['expected'].astimezone(self.tz):%a %-d %b, %H:%M %Z}"
+                when = (
+                    f"It is expected to go out at about {expected.astimezone(self.tz):%a %-d %b, %H:%M %Z}."
+                )
             title = "Approved" if action == "approve" else "Publishing will be retried"
-            text = f"It is expected to go out {when}. You can withdraw it until then."
+            text = f"{when} You can withdraw it until then."
         elif action == "withdraw":
             title, text = "Approval withdrawn", "Nothing will be posted."
         else:
@@ -489,6 +497,8 @@ class Approvals:
             result=text,
             action=action,
             audit=audit,
+            posting_now=posting_now,
+            review_url=self.signer.review_url(draft.id, token),
         )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -371,10 +371,20 @@ def _is_due(draft: Draft | None, now: datetime) -> bool:
     )
 
 
-def _due(store: Store, config: Config, now: datetime) -> list[Draft]:
+def _due(store: Store, config: Config, now: datetime, named: Collection[str] | None = None) -> list[Draft]:
     """Approved drafts in publishing order, as the (lagging) index lists them; each is read
-    again, consistently, just before it is tried."""
-    return publish_order([d for d in store.drafts_in(State.APPROVED) if _is_due(d, now)], config, now)
+    again, consistently, just before it is tried. `named` drafts (a run started by their
+    approval) are read by key as well, since the index may not list them yet; drafts due before
+    them keep their turn."""
+    listed = {d.id: d for d in store.drafts_in(State.APPROVED) if _is_due(d, now)}
+    for draft_id in dict.fromkeys(named or ()):
+        if (
+            draft_id not in listed
+            and (draft := store.find_draft(draft_id)) is not None
+            and _is_due(draft, now)
+        ):
+            listed[draft_id] = draft
+    return publish_order(list(listed.values()), config, now)
 
 
 def publish_due(
@@ -386,8 +396,14 @@ def publish_due(
     lease: timedelta = timedelta(minutes=5),
     time_left: Callable[[], float] | None = None,
     check_link: Callable[[str], PageCheck] | None = None,
+    named: Collection[str] | None = None,
 ) -> PublishReport:
     """One publish run: housekeeping, then as many due drafts as pace, budget and time allow.
+
+    `named`: a run started by those drafts becoming due (an approval or a retry, heard from the
+    table's stream): they are tried at once, after any draft due before them, under the same pause,
+    window, account guard, pacing and conditional claim as any run (of two runs trying one draft at
+    the same moment, one wins the claim). Housekeeping is left to the scheduled runs.
 
     `check_link` runs the link pre-flight again just before a post (a warning on the
     draft, never a blocker: the approver already decided).
@@ -400,8 +416,11 @@ def publish_due(
         raise ValueError(f"the publish lease ({lease}) must be longer than the run may last")
     network = as_network(poster)
     report = PublishReport()
-    recover_stale(store, config, now, lease, report)
-    expire_due(store, config, now, report)
+    if named is None:
+        recover_stale(store, config, now, lease, report)
+        expire_due(store, config, now, report)
+    elif not named:
+        return report
 
     pause = store.pause_state()
     if pause.paused:
@@ -420,7 +439,7 @@ def publish_due(
         report.waiting = "outside the publish window"
         return report
 
-    candidates = _due(store, config, now)
+    candidates = _due(store, config, now, named)
     if not candidates and not (hold and hold.kind in ACCOUNT_HOLDS):
         return report  # nothing to post: no X request, not even the account check
 
