@@ -94,6 +94,23 @@ def test_the_controls_read_at_once_are_what_each_read_alone_gives(store):
     assert controls.posts_on("2026-11-27") is None
 
 
+def test_a_decisions_one_read_gives_the_draft_as_stored_and_the_same_controls(store):
+    # Given a draft, publishing paused and a post today
+    draft = add_draft(store, NOW)
+    store.set_pause(True, by="Alex Morgan", reason="storm on the timeline", now=NOW)
+    reserve(store, NOW)
+
+    # When a decision reads the draft and the controls in its one request
+    found, controls = store.draft_and_controls(draft.id, MONTH, [TODAY])
+
+    # Then the draft is the stored one and the controls are those the page reads alone
+    assert found == store.get_draft(draft.id)
+    assert controls == store.controls(MONTH, [TODAY])
+    # and an unknown draft is None, with the controls still read
+    missing, same = store.draft_and_controls("no-such-draft", MONTH, [TODAY])
+    assert missing is None and same.pause.paused is True
+
+
 def test_on_a_new_table_nothing_holds_publishing(store):
     controls = store.controls(MONTH, [TODAY])
     assert controls.pause.paused is False
@@ -238,6 +255,9 @@ def test_the_result_page_history_shows_the_decision_just_made(lambda_env):
         page = call(handler, api_event("POST", f"/drafts/{draft.id}", {"token": token, "action": "approve"}))
     assert page["statusCode"] == 200
     assert "approve by Alex Morgan &lt;alex@example.org&gt; (pending → approved)" in page["body"]
+    # the history before it is on the review page; the decision's page does not read it
+    assert "This decision (the review page shows the whole history)" in page["body"]
+    assert "queued by" not in page["body"]
 
 
 # -- a decision's page shows the decision without reading the draft back ---------------------------

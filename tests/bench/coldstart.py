@@ -429,7 +429,9 @@ def first_request(report: Report, build: lr.Build) -> None:
                 sum(n for op, n in requests.items() if op.startswith("dynamodb.")),
                 "requests",
             )
-            report.figure(section, f"warm_{name}_dynamodb_items_read", requests.get("items.read", 0), "items")
+            report.figure(
+                section, f"warm_{name}_dynamodb_items_read", requests.get("items.read", 0), "read units"
+            )
             report.figure(
                 section, f"warm_{name}_dynamodb_items_written", requests.get("items.write", 0), "items"
             )

@@ -45,8 +45,8 @@ def timed(fn):
 
 def count_requests():
     """AWS requests per service and operation ("dynamodb.Query"), and the DynamoDB items they
-    read and wrote ("items.read", "items.write"; an item in a transaction counts twice, as
-    DynamoDB bills it), counted on boto3's default session, which hookline's clients use. Only
+    read and wrote ("items.read", "items.write"; an item in a transaction counts twice and an
+    eventually consistent read half, as DynamoDB bills them), counted on boto3's default session, which hookline's clients use. Only
     for counted runs: it imports boto3 before the handler does, so they are not timed."""
     import boto3
 
@@ -63,7 +63,9 @@ def count_requests():
         if name in ("GetItem",):
             add("items.read")
         elif name == "BatchGetItem":
-            add("items.read", sum(len(t["Keys"]) for t in params["RequestItems"].values()))
+            # read units: an eventually consistent read of a small item is half a unit
+            for table in params["RequestItems"].values():
+                add("items.read", len(table["Keys"]) * (1 if table.get("ConsistentRead") else 0.5))
         elif name in ("PutItem", "UpdateItem", "DeleteItem"):
             add("items.write")
         elif name == "BatchWriteItem":

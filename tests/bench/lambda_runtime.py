@@ -318,9 +318,10 @@ def spread(values: list[float]) -> Spread:
     return Spread(statistics.median(ordered), ordered[n // 10], ordered[min(n - 1, n - 1 - n // 10)], n)
 
 
-def dynamodb_items(call: dict[str, Any], kind: str) -> int:
-    """DynamoDB items a call read or wrote ("read", "write"), counted by lambda_driver.py."""
-    return int(call.get("requests", {}).get(f"items.{kind}", 0))
+def dynamodb_items(call: dict[str, Any], kind: str) -> float:
+    """DynamoDB items a call read or wrote ("read", "write"), counted by lambda_driver.py in
+    request units (an eventually consistent read of an item is half a unit)."""
+    return float(call.get("requests", {}).get(f"items.{kind}", 0))
 
 
 def dynamodb_requests(call: dict[str, Any]) -> int:

@@ -150,8 +150,34 @@ def test_a_healthy_deployment_passes_every_check_with_one_line_each(prod):
     )
     assert checks["ses sender"][1] == "hookline@example.org is verified (through the domain example.org)"
     assert checks["feed news"][1].endswith("answers and parses: 1 entry, newest 2026-11-25")
-    assert checks["schedule PollFeedsFunctionPoll"][1] == "enabled, rate(5 minutes)"
+    assert checks["schedule PollFeedsFunctionPoll"][1] == "enabled, rate(1 minute)"
     assert checks["alarms"][1] == "go to email ops@example.org"
+
+
+def test_a_feed_that_advertises_a_websub_hub_is_reported_and_still_polled(prod):
+    # Given the news feed names a WebSub hub (Atom's link in an RSS channel, as WordPress and
+    # Blogger feeds do) and the events feed's server names one in its Link header
+    hub = '<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="hub" href="https://pubsubhubbub.appspot.com/"/>'
+    body = rss(prod.web.base_url, [Item("New research report", "report")], NOW).replace(
+        b"<description>test</description>", b"<description>test</description>" + hub.encode()
+    )
+    prod.web.add("/news.xml", Resource(body=body))
+    events = rss(prod.web.base_url, [Item("Open day", "open-day", category="Event")], NOW)
+    prod.web.add(
+        "/events.xml",
+        Resource(body=events, headers={"Link": '<https://websub.example.net/hub>; rel="hub"'}),
+    )
+
+    code, checks, text = prod.run()
+
+    # Then each feed's line says so, and that polling every minute is what hookline does
+    assert code == 0, text
+    assert checks["feed news"] == (
+        "ok",
+        f"{prod.web.url('/news.xml')} answers and parses: 1 entry, newest 2026-11-25; it advertises a "
+        "WebSub hub (https://pubsubhubbub.appspot.com/), which hookline does not need: it polls every minute",
+    )
+    assert "(https://websub.example.net/hub)" in checks["feed events"][1]
 
 
 def test_the_doctor_only_reads_and_asks_x_for_the_profile_with_the_publishers_timeouts(prod):

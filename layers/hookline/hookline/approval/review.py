@@ -371,8 +371,21 @@ class Approvals:
                 "No decision was made: the form arrived without a button press. "
                 "Open the link and press Approve or Reject."
             )
-        # The draft with its history (one Query): the result page shows the history, plus this decision.
-        token, draft, approver, history = self._decider(draft_id, form)
+        token = _first(form, "token") or ""
+        claims = self.signer.read_draft_token(token, draft_id, self.config)
+        # Two reads at once, then the write: the draft with the controls (one BatchGetItem), and for
+        # an approval the queue it joins (one Query of the index), which do not depend on the draft.
+        # The history is not read: the result page shows this decision, the review page all of them.
+        queue = (
+            _readers().submit(self.store.queued, State.APPROVED) if action in ("approve", "retry") else None
+        )
+        local = self.clock().astimezone(self.tz)
+        found, controls = self.store.draft_and_controls(
+            draft_id, local.strftime("%Y-%m"), [local.date().isoformat()]
+        )
+        draft, approver = self._opened(claims, self._found(found))
+        if approver is None:
+            raise Forbidden("This is a view-only link; it cannot decide. Use the personal link sent to you.")
         expected, target = ACTIONS[action]
         if draft.state not in expected:
             raise Conflict(self._conflict_message(draft, action))
@@ -401,7 +414,7 @@ class Approvals:
                         approver,
                         notice={"tone": "error", "text": str(exc)},
                         hooks={"x": words if words is not None else split_post(edited, draft.post_link)},
-                        audit=history,
+                        controls=controls,
                     )
                     return Page(422, html)
                 if text_after != draft.text:
@@ -412,12 +425,6 @@ class Approvals:
         elif action == "retry":
             changes.update(not_before=now, approved_at=now)
             remove.append("failure")
-        # The controls, and for an approval the queue it joins, do not depend on this decision:
-        # they are read while it is written.
-        side: list[Callable[[], Any]] = [self._controls]
-        if action in ("approve", "retry"):
-            side.append(lambda: self.store.queued(State.APPROVED))
-        reading = [_readers().submit(read) for read in side]
         try:
             after, entry = self.store.write_transition(
                 draft,
@@ -436,9 +443,8 @@ class Approvals:
             raise Conflict(self._conflict_message(exc.draft or draft, action)) from None
         if action == "approve" and any(n != "x" for n in self.config.networks):
             self._open_deliveries(after)
-        controls, *queue = (future.result() for future in reading)
         html = self._render_result(
-            after, token, approver, action, controls, queue[0] if queue else None, [*history, entry]
+            after, token, approver, action, controls, queue.result() if queue else None, [entry]
         )
         return Page(200, html)
 
@@ -499,6 +505,7 @@ class Approvals:
             audit=audit,
             posting_now=posting_now,
             review_url=self.signer.review_url(draft.id, token),
+            history_heading="This decision (the review page shows the whole history)",
         )
 
     def _conflict_message(self, draft: Draft, action: str) -> str:

@@ -19,7 +19,8 @@ Only a FAIL makes the exit status non-zero. It changes nothing anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -559,6 +560,14 @@ class Doctor:
         newest = f", newest {max(dates):%Y-%m-%d}" if dates else ""
         count = len(parsed.entries)
         summary = f"{url} answers and parses: {count} {'entry' if count == 1 else 'entries'}{newest}"
+        hub = websub_hub(result.body, result.headers)
+        if hub:
+            # Reported, not used: a one-minute poll of an unchanged feed is a 304 costing a share
+            # of one invocation, while a push subscription needs a public callback route, lease
+            # renewals and signature checks for a gain of under a minute (README, 'Feeds and rules').
+            summary += (
+                f"; it advertises a WebSub hub ({hub}), which hookline does not need: it polls every minute"
+            )
         if parsed.problem:
             return Check(WARN, name, f"{summary}, with a problem feedparser worked round ({parsed.problem})")
         if moved:
@@ -619,6 +628,31 @@ class Doctor:
             "nobody receives them: deploy with AlarmEmail=you@your.org (confirm the email AWS sends), or "
             f"aws sns subscribe --topic-arn {topic} --protocol email --notification-endpoint you@your.org",
         )
+
+
+_HUB_LINK = re.compile(rb"<(?:[a-z0-9]+:)?link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(rb"""\b(rel|href)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def websub_hub(body: bytes, headers: Mapping[str, str]) -> str | None:
+    """The WebSub hub a feed advertises (`<link rel="hub" href=...>` in the feed, or an HTTP
+    `Link: <...>; rel="hub"` header), or None. Feed content is untrusted: only an http(s) URL is
+    reported, shortened."""
+    found: str | None = None
+    for raw in re.finditer(r'<([^>]+)>\s*;[^,]*\brel="?hub"?', headers.get("link", "")):
+        found = raw.group(1)
+        break
+    if found is None:
+        for tag in _HUB_LINK.finditer(body[:200_000]):
+            attrs = {
+                m.group(1).lower(): (m.group(2) or m.group(3) or b"") for m in _ATTR.finditer(tag.group(0))
+            }
+            if b"hub" in attrs.get(b"rel", b"").lower().split() and attrs.get(b"href"):
+                found = attrs[b"href"].decode("utf-8", "replace").strip()
+                break
+    if not found or not re.match(r"^https?://[^\s<>\"']+$", found):
+        return None
+    return found[:200]
 
 
 def _x_credentials(value: str) -> str | None:

@@ -26,6 +26,9 @@ the caller saw, and its audit entry is written in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from hookline.models import Draft
 from hookline.store.controls import ControlStore
 from hookline.store.deliveries import DeliveryStore
 from hookline.store.drafts import DraftStore
@@ -104,3 +107,15 @@ class Store(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStor
     """The one facade over the table: each aggregate is a room of its own (ledger, drafts,
     controls, pacing, deliveries), over the shared plumbing in `table`. A stage may take the facade or
     only the aggregate it uses."""
+
+    def draft_and_controls(
+        self, draft_id: str, month: str, days: Iterable[str] = ()
+    ) -> tuple[Draft | None, Controls]:
+        """The draft and `controls` in one consistent BatchGetItem: all a decision reads before
+        it writes (one round trip, a few small items)."""
+        days = list(dict.fromkeys(days))
+        draft_key = (f"DRAFT#{draft_id}", "DRAFT")
+        keys = [draft_key, *self._control_keys(month, days)]
+        items = {(i["pk"], i["sk"]): i for i in self._batch_get(keys, keys_only=False)}
+        found = items.get(draft_key)
+        return (self._draft_from(found) if found else None), self._controls_from(items, month, days)

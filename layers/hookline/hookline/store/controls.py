@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,13 @@ class ControlStore(TableBase):
         """The pause switch, the account hold, the last post, the month's spend and the posts of
         `days`, in one consistent BatchGetItem instead of a GetItem each."""
         days = list(dict.fromkeys(days))
+        items = {
+            (i["pk"], i["sk"]): i for i in self._batch_get(self._control_keys(month, days), keys_only=False)
+        }
+        return self._controls_from(items, month, days)
+
+    @staticmethod
+    def _control_keys(month: str, days: Sequence[str]) -> list[tuple[str, str]]:
         keys = [
             ("CONTROL", "PAUSE"),
             ("CONTROL", "HOLD"),
@@ -42,8 +49,11 @@ class ControlStore(TableBase):
             ("CONTROL", "ACCOUNT"),
             (f"PACE#{month}", "MONTH"),
         ]
-        keys += [(f"PACE#{day}", "DAY") for day in days]
-        items = {(i["pk"], i["sk"]): i for i in self._batch_get(keys, keys_only=False)}
+        return keys + [(f"PACE#{day}", "DAY") for day in days]
+
+    def _controls_from(
+        self, items: dict[tuple[str, str], dict[str, Any]], month: str, days: Sequence[str]
+    ) -> Controls:
         last = items.get(("CONTROL", "LAST_POST"))
         spend = items.get((f"PACE#{month}", "MONTH")) or {}
         return Controls(

@@ -157,12 +157,14 @@ class TableBase:
     def _values(self, values: dict[str, Any]) -> dict[str, Any]:
         return {k: self._ser.serialize(capped(v)) for k, v in values.items()}
 
-    def _batch_get(self, keys: Sequence[tuple[str, str]], *, keys_only: bool = True) -> list[dict[str, Any]]:
+    def _batch_get(
+        self, keys: Sequence[tuple[str, str]], *, keys_only: bool = True, consistent: bool = True
+    ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             request: dict[str, Any] = {
                 "Keys": [self._key(pk, sk) for pk, sk in keys[start : start + BATCH_GET_LIMIT]],
-                "ConsistentRead": True,
+                "ConsistentRead": consistent,
             }
             if keys_only:
                 request["ProjectionExpression"] = "pk, sk"
