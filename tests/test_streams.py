@@ -115,3 +115,16 @@ def test_the_matcher_follows_lambdas_rules_for_lists_objects_and_missing_keys():
     assert matches({"eventName": [{"prefix": "MOD"}]}, record)
     with pytest.raises(ValueError, match="not supported"):
         matches({"eventName": [{"numeric": [">", 1]}]}, record)
+
+
+def test_the_sample_stream_event_is_one_the_filter_keeps_and_names_its_draft():
+    # events/publish_stream.json is what `sam local invoke PublishFunction -e ...` sends
+    import json
+
+    from functions.publish.app import due_now, from_stream
+    from tests.support.paths import ROOT
+
+    event = json.loads((ROOT / "events" / "publish_stream.json").read_text())
+    assert all(wanted(record, PATTERNS) for record in event["Records"])
+    assert from_stream(event) and due_now(event) == ["2537b44049a9248c49307dfdf332d78b"]
+    assert not from_stream(json.loads((ROOT / "events" / "publish.json").read_text()))
