@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import time_machine
 
-from hookline.links import LinkSigner
+from hookline.approval.links import LinkSigner
 from hookline.models import State
+from hookline.store import Move
 from local.dynamodb import stream_view_type
 from local.streams import StreamTrigger
 from tests.conftest import NOW, SIGNING_KEY
@@ -144,13 +145,15 @@ def test_a_draft_put_back_with_a_backoff_starts_no_run(lambda_env, x_api, stream
     store = lambda_env.store()
     draft = approved(store, "Backoff report", at=NOW - timedelta(hours=1))
     with time_machine.travel(NOW, tick=False):
-        claimed = store.transition(draft, State.PUBLISHING, actor="publisher", action="publish attempt")
+        claimed = store.transition(draft, Move(State.PUBLISHING, actor="publisher", action="publish attempt"))
         store.transition(
             claimed,
-            State.APPROVED,
-            actor="publisher",
-            action="retry later",
-            changes={"not_before": NOW + timedelta(minutes=5), "failure": "503 Service Unavailable"},
+            Move(
+                State.APPROVED,
+                actor="publisher",
+                action="retry later",
+                changes={"not_before": NOW + timedelta(minutes=5), "failure": "503 Service Unavailable"},
+            ),
         )
         stream.poll_once()
     assert stream.runs == []

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from hookline.models import State
-from hookline.store import Store
+from hookline.store import Move, Store
 from local.streams import filter_patterns, matches, wanted
 from tests.conftest import NOW
 from tests.support.drafts import add_draft
@@ -59,35 +59,35 @@ def test_approving_and_retrying_match_and_nothing_else_a_draft_goes_through_does
     # a new draft (and its audit entry) starts nothing
     assert len(created) == 2 and not any(wanted(r, PATTERNS) for r in created)
 
-    approved = store.transition(draft, State.APPROVED, actor="a", action="approve")
+    approved = store.transition(draft, Move(State.APPROVED, actor="a", action="approve"))
     [audit, change] = sorted(draft_records(records(), draft.id), key=lambda r: r["eventName"])
     assert audit["eventName"] == "INSERT" and not wanted(audit, PATTERNS)
     assert change["eventName"] == "MODIFY" and wanted(change, PATTERNS)  # approve: due now
 
-    claimed = store.transition(approved, State.PUBLISHING, actor="publisher", action="publish attempt")
+    claimed = store.transition(approved, Move(State.PUBLISHING, actor="publisher", action="publish attempt"))
     backoff = store.transition(
-        claimed, State.APPROVED, actor="publisher", action="retry later",
-        changes={"not_before": NOW + timedelta(minutes=5)},
+        claimed, Move(State.APPROVED, actor="publisher", action="retry later",
+        changes={"not_before": NOW + timedelta(minutes=5)})
     )  # fmt: skip
     assert not any(wanted(r, PATTERNS) for r in records())  # claimed, and put back with a backoff
 
-    claimed = store.transition(backoff, State.PUBLISHING, actor="publisher", action="publish attempt")
-    failed = store.transition(claimed, State.FAILED, actor="publisher", action="failed")
+    claimed = store.transition(backoff, Move(State.PUBLISHING, actor="publisher", action="publish attempt"))
+    failed = store.transition(claimed, Move(State.FAILED, actor="publisher", action="failed"))
     assert not any(wanted(r, PATTERNS) for r in records())
 
-    store.transition(failed, State.APPROVED, actor="a", action="retry")
+    store.transition(failed, Move(State.APPROVED, actor="a", action="retry"))
     assert [r["eventName"] for r in records() if wanted(r, PATTERNS)] == ["MODIFY"]  # retry: due now
 
 
 def test_rejecting_withdrawing_and_publishing_match_nothing(streamed):
     store, records = streamed
     rejected = add_draft(store, NOW, identity="rejected")
-    store.transition(rejected, State.REJECTED, actor="a", action="reject")
+    store.transition(rejected, Move(State.REJECTED, actor="a", action="reject"))
     withdrawn = store.transition(
-        add_draft(store, NOW, identity="withdrawn"), State.APPROVED, actor="a", action="approve"
+        add_draft(store, NOW, identity="withdrawn"), Move(State.APPROVED, actor="a", action="approve")
     )
     records()  # the approval above matched; what follows must not
-    store.transition(withdrawn, State.REJECTED, actor="a", action="withdraw")
+    store.transition(withdrawn, Move(State.REJECTED, actor="a", action="withdraw"))
     assert not any(wanted(r, PATTERNS) for r in records())
 
 
