@@ -159,3 +159,16 @@ def test_a_feed_trusted_with_its_mentions_keeps_them_but_still_links_once() -> N
         feed_id="news", identity="x", title="Thanks @partner for the data", link="https://www.example.org/r"
     )
     assert "@partner" in compose(entry, cfg.feeds[0], cfg, NOW).text
+
+
+@pytest.mark.parametrize("mention", ["@attacker@evil.example", "＠attacker@evil.example"])
+def test_a_fediverse_mention_x_would_not_link_is_still_refused_for_mastodon(mention):
+    # "@user@server" is no mention to X's parser, and a mention to Mastodon's
+    link = "https://www.example.org/r"
+    problems = post_problems(f"Report out, thanks {mention} {link}", link=link, allowed=frozenset())
+    assert problems == [
+        "the post would carry the mention @attacker@evil.example, which the organisation's template did not add"
+    ]
+    # while the same words inside the entry's own link are part of the link
+    inside = "https://www.example.org/r/@attacker@evil.example"
+    assert post_problems(f"Report out {inside}", link=inside, allowed=frozenset()) == []

@@ -112,6 +112,38 @@ def test_one_network_refusing_the_post_leaves_the_other_published_and_offers_a_r
         retry_delivery(store, draft.id, "bluesky", now=clock())
 
 
+def test_a_rendition_carrying_a_mention_the_organisation_did_not_add_never_reaches_the_server(
+    store, clock, config, networks, mastodon_server
+):
+    # Given an approved draft whose Mastodon rendition carries an injected mention (whatever
+    # path put it there), while its Bluesky rendition is clean
+    link = "https://www.example.org/news/river-quality?utm_source=mastodon"
+    draft = add_draft(
+        store,
+        clock(),
+        networks={
+            "mastodon": {"text": f"River quality report, thanks @attacker@evil.example {link}", "link": link},
+        },
+    )
+    store.transition(draft, Move(State.APPROVED, actor="alex@example.org", action="approve"))
+
+    # When the publisher runs
+    reports = publish_networks(store, networks, config, clock())
+
+    # Then Mastodon was never asked to post, and the draft shows Mastodon FAILED with the reason
+    assert mastodon_server.creates() == []
+    assert mastodon_server.statuses == []
+    mastodon = store.delivery(draft.id, "mastodon")
+    assert mastodon["delivery_state"] == "FAILED"
+    assert mastodon["failure"].startswith("not posted to mastodon: ")
+    assert "the mention @attacker" in mastodon["failure"]
+    assert "which the organisation's template did not add" in mastodon["failure"]
+    assert reports["mastodon"].failed == [draft.id]
+    # And Bluesky's clean rendition was posted as usual
+    assert store.delivery(draft.id, "bluesky")["delivery_state"] == "PUBLISHED"
+    assert networks["bluesky"].posted == [draft.text]
+
+
 def test_a_lost_answer_is_retried_with_the_same_key_and_makes_one_status(
     store, clock, config, networks, mastodon_server
 ):

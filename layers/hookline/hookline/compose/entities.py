@@ -191,13 +191,26 @@ def _unlinked_host(link: str) -> bool:
     return True
 
 
+# A fediverse mention, "@user@server.example": X's parser sees no mention in it, Mastodon links it.
+_FEDIVERSE_MENTION = re.compile(r"(?<![\w@＠/])[@＠]([A-Za-z0-9_]+[@＠][A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def _mentions(text: str) -> list[tuple[str, str]]:
+    """Every (kind, value) that mentions, tags or cashtags on X or Mastodon, URLs left out."""
+    found = [(kind, value) for _, _, kind, value in x_entities(text) if kind != "url"]
+    urls = [(s, e) for s, e, _ in url_spans(text)] if "." in text else []
+    for m in _FEDIVERSE_MENTION.finditer(text):
+        if not any(s <= m.start() < e for s, e in urls):
+            found.append(("mention", m.group(1).replace("＠", "@")))
+    return found
+
+
 @lru_cache(maxsize=64)
 def _template_entities(words: tuple[str, ...]) -> frozenset[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for text in words:
-        for _, _, kind, value in x_entities(_PLACEHOLDER.sub("  ", text)):
-            if kind != "url":
-                found.add((kind, value.casefold()))
+        for kind, value in _mentions(_PLACEHOLDER.sub("  ", text)):
+            found.add((kind, value.casefold()))
     return frozenset(found)
 
 
@@ -226,7 +239,7 @@ def allowed_entities(
 
 
 def post_problems(text: str, *, link: str, allowed: frozenset[tuple[str, str]] | None) -> list[str]:
-    """What is wrong with a post as X would read it: it must link exactly once, to the entry's
+    """What is wrong with a post as X (or Mastodon) would read it: it must link once, to the entry's
     own link, and mention, cashtag or tag only what the organisation's own words added.
 
     Run on every composed post and again on the final text just before it is posted, so no
@@ -251,12 +264,14 @@ def post_problems(text: str, *, link: str, allowed: frozenset[tuple[str, str]] |
             lowered = value.lower()
             if "://" in lowered or lowered.startswith("www.") or any(ch in lowered for ch in "/?@#:"):
                 problems.append(f"the post links to {value[:200]} as well as the entry's own link")
-        elif allowed is not None and (kind, value.casefold()) not in allowed:
-            sign = {"mention": "@", "cashtag": "$", "hashtag": "#"}[kind]
-            problems.append(
-                f"the post would carry the {kind} {sign}{value[:60]}, "
-                "which the organisation's template did not add"
-            )
+    if allowed is not None:
+        for kind, value in _mentions(text):
+            if (kind, value.casefold()) not in allowed:
+                sign = {"mention": "@", "cashtag": "$", "hashtag": "#"}[kind]
+                problems.append(
+                    f"the post would carry the {kind} {sign}{value[:60]}, "
+                    "which the organisation's template did not add"
+                )
     return problems
 
 

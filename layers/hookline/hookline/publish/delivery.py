@@ -51,6 +51,7 @@ ACTOR = "publisher"
 GUARD_MAX_AGE = timedelta(hours=3)
 RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 MAX_RETRIES = 5
+MAX_REASON = 1000
 # Decisions that stop a delivery not yet published (withdraw, expiry).
 STOPPED = (State.REJECTED, State.EXPIRED)
 
@@ -191,12 +192,12 @@ def _run_network(
         if draft is None or draft.state in STOPPED:
             _stop(store, delivery, now, draft)
             continue
-        due.append(delivery)
+        due.append((delivery, draft))
     if not due:
         return
     check_network(store, network, config, now)
-    for delivery in due:
-        if not _attempt(store, network, config, delivery, now, report):
+    for delivery, draft in due:
+        if not _attempt(store, network, config, delivery, draft, now, report):
             break
 
 
@@ -239,11 +240,21 @@ def _post_of(delivery: dict[str, Any], config: Config) -> Post:
     )
 
 
+def final_problems(delivery: dict[str, Any], draft: Draft, config: Config) -> list[str]:
+    """`compose.post_problems` on this network's own text and link, with the entities the
+    organisation's words for the draft's feed allow."""
+    from hookline.compose import allowed_entities, post_problems
+
+    allowed = allowed_entities(config, config.feed(draft.feed_id), draft.partner)
+    return post_problems(str(delivery["text"]), link=str(delivery["link"]), allowed=allowed)
+
+
 def _attempt(
     store: Store,
     network: Network,
     config: Config,
     delivery: dict[str, Any],
+    draft: Draft,
     now: datetime,
     report: NetworkReport,
 ) -> bool:
@@ -270,6 +281,20 @@ def _attempt(
                 "delivery attempt lost its lease", extra={"draft_id": draft_id, "network": network.name}
             )
             return False
+        return True
+
+    problems = final_problems(claimed, draft, config)
+    if problems:
+        # The same last word X's posts get: this network's rendition took its own path (its own
+        # length, its own link), and nothing is posted to any network that mentions, tags or
+        # links what the organisation's own words did not add.
+        reason = f"not posted to {network.name}: " + "; ".join(dict.fromkeys(problems))
+        if finish("FAILED", {"failure": reason[:MAX_REASON], "retries": 0}):
+            report.failed.append(draft_id)
+        log.error(
+            "delivery refused before posting",
+            extra={"draft_id": draft_id, "network": network.name, "reason": reason[:MAX_REASON]},
+        )
         return True
 
     try:
