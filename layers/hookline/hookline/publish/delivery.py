@@ -243,7 +243,7 @@ def _post_of(delivery: dict[str, Any], config: Config) -> Post:
 def final_problems(delivery: dict[str, Any], draft: Draft, config: Config) -> list[str]:
     """`compose.post_problems` on this network's own text and link, with the entities the
     organisation's words for the draft's feed allow."""
-    from hookline.compose import allowed_entities, post_problems
+    from hookline.compose.entities import allowed_entities, post_problems
 
     allowed = allowed_entities(config, config.feed(draft.feed_id), draft.partner)
     return post_problems(str(delivery["text"]), link=str(delivery["link"]), allowed=allowed)
