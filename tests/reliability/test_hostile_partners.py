@@ -108,7 +108,7 @@ def test_a_huge_partner_page_is_capped_and_a_write_that_still_fails_fails_only_i
     # 1.2 MB claim) fails that draft with a reason a person can read; the others post, only
     # posts that reached X are paid for, and three runs in a row never crash
     for name, value in (("MAX_STRING", 10**8), ("ITEM_BUDGET", 10**9)):
-        monkeypatch.setattr(f"hookline.store.{name}", value)
+        monkeypatch.setattr(f"hookline.store.table.{name}", value)
     monkeypatch.setattr("hookline.poll.linkcheck.MAX_VENUE", 10**8)
     clock.advance(days=1)
     month_before = store.month_spend(clock.now.strftime("%Y-%m")).cents
