@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from hookline.clock import iso, parse_iso
 from hookline.config import Config, cents
 from hookline.models import Attempt, Draft, EventInfo, State
-from hookline.store import Move, PaceRefused, StateConflict, Store
+from hookline.store import ItemTooLarge, Move, PaceRefused, StateConflict, Store
 
 if TYPE_CHECKING:
     from hookline.poll.linkcheck import PageCheck
@@ -500,14 +500,15 @@ class Outcome(enum.Enum):
     GAVE_UP_AMBIGUOUS = "gave up, ambiguous"
     STOP = "stop"  # not sent, rate limit, usage cap, credentials
     BLOCKED = "blocked"  # hookline refused it before X saw it: FAILED
+    UNSURE = "unsure"  # the claim's write failed, perhaps after it was stored: X not asked yet
 
     @property
     def keeps_reservation(self) -> bool:
-        return self in (Outcome.POSTED, Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS)
+        return self in (Outcome.POSTED, Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS, Outcome.UNSURE)
 
     @property
     def stops_run(self) -> bool:
-        return self in (Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS, Outcome.STOP)
+        return self in (Outcome.AMBIGUOUS, Outcome.GAVE_UP_AMBIGUOUS, Outcome.STOP, Outcome.UNSURE)
 
 
 def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
@@ -592,10 +593,16 @@ def _attempt(
         claimed = _transition(store, draft, State.PUBLISHING, action="publish attempt", changes=claim)
     except StateConflict:
         return Outcome.CONFLICT
-    except Exception as exc:
-        # The claim could not be saved (an item DynamoDB will not take, a refused write): X
-        # has not been asked. This draft fails with the reason; the run goes on with the rest.
+    except ItemTooLarge as exc:
+        # DynamoDB will not take the claim (or it was measured too big to send): it was not
+        # written and X has not been asked. This draft fails with the reason; the run goes on.
         return _claim_failed(store, draft, attempt, report, exc)
+    except Exception:
+        # Any other failure may have lost only the answer: the claim can be stored, and the
+        # recovery of a stale attempt will then look X up before posting again. Its slot and
+        # spend stay reserved (over-counted at worst, never over the cap) and the run stops.
+        log.exception("publish claim failed; its answer may be lost", extra={"draft_id": draft.id})
+        return Outcome.UNSURE
 
     def finish(to: State, changes: dict[str, Any], reason: str) -> bool:
         return _finish(store, claimed, attempt, to, changes=changes, reason=reason)
