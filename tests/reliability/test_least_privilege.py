@@ -21,7 +21,7 @@ from botocore.client import BaseClient
 from tests.conftest import NOW, X_SECRET
 from tests.reliability.journey import POLL_FUNCTION, SIGNING_SECRET, Journey, run
 from tests.reliability.system import Findings
-from tests.support.aws import load_template
+from tests.support.aws import Template, load_template
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,10 @@ def resource(expression: Any) -> str:
         return "signing key secret"
     if "XCredentialsSecretName" in text:
         return "X credentials secret"
+    if "BlueskyAppPasswordSecretName" in text:
+        return "Bluesky app password secret"
+    if "MastodonTokenSecretName" in text:
+        return "Mastodon token secret"
     if "ApproversTopic" in text:
         return "approvers topic"
     if "PollFeedsFunction.Arn" in text:
@@ -60,7 +64,25 @@ def resource(expression: Any) -> str:
     return text
 
 
-def granted(logical: str) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+def statements(policy: dict[str, Any], parameters: dict[str, str] | None) -> list[dict[str, Any]]:
+    """A policy's statements as deployed with `parameters` (the defaults when None): a statement
+    under !If is there only when its condition holds."""
+    stack = Template(load_template(), "hookline", parameters)
+    kept = []
+    for statement in policy["Statement"]:
+        branch = statement.get("Fn::If", statement.get("If"))
+        if branch is not None:
+            name, yes, no = branch
+            statement = yes if stack.condition(name) else no
+            if statement == {"Ref": "AWS::NoValue"}:
+                continue
+        kept.append(statement)
+    return kept
+
+
+def granted(
+    logical: str, parameters: dict[str, str] | None = None
+) -> tuple[set[str], set[str], set[tuple[str, str]]]:
     """(actions, resources, every (action, resource) pair) a function's Policies allow."""
     properties = load_template()["Resources"][logical]["Properties"]
     actions, resources, pairs = set(), set(), set()
@@ -68,7 +90,7 @@ def granted(logical: str) -> tuple[set[str], set[str], set[tuple[str, str]]]:
         assert isinstance(policy, dict) and "Statement" in policy, (
             f"{logical}: only inline statements are checked"
         )
-        for statement in policy["Statement"]:
+        for statement in statements(policy, parameters):
             assert statement["Effect"] == "Allow"
             acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             res = (
@@ -164,3 +186,38 @@ def test_each_function_is_allowed_exactly_the_aws_calls_it_makes(
         + "; ".join(lines),
     )
     assert found.clean, found.summary()
+
+
+NETWORK_SECRETS = {
+    "BlueskyAppPasswordSecretName": "hookline/bluesky",
+    "MastodonTokenSecretName": "hookline/mastodon",
+}
+
+
+def test_the_other_networks_secrets_are_granted_only_when_named_and_only_to_the_publisher():
+    # The journey deploys with the defaults (X only): no Bluesky or Mastodon grant exists, which
+    # the test above holds the publisher to. Named, each is the publisher's alone.
+    for logical in FUNCTIONS.values():
+        assert not {"Bluesky app password secret", "Mastodon token secret"} & granted(logical)[1]
+    for name, logical in FUNCTIONS.items():
+        pairs = granted(logical, NETWORK_SECRETS)[2]
+        mine = {
+            ("secretsmanager:GetSecretValue", "Bluesky app password secret"),
+            ("secretsmanager:GetSecretValue", "Mastodon token secret"),
+        } & pairs
+        assert bool(mine) == (name == "publish") and (not mine or len(mine) == 2), (logical, mine)
+    # And the publisher is told the names it may read, as the grants' resources name them
+    stack = Template(load_template(), "hookline", NETWORK_SECRETS)
+    env = stack.value(load_template()["Resources"]["PublishFunction"]["Properties"]["Environment"])
+    assert env["Variables"]["HOOKLINE_BLUESKY_SECRET"] == "hookline/bluesky"
+    assert env["Variables"]["HOOKLINE_MASTODON_SECRET"] == "hookline/mastodon"
+    [bluesky] = [
+        st
+        for st in statements(
+            load_template()["Resources"]["PublishFunction"]["Properties"]["Policies"][0], NETWORK_SECRETS
+        )
+        if st.get("Sid") == "BlueskyAccountCredentials"
+    ]
+    assert stack.value(bluesky["Resource"]) == (
+        "arn:aws:secretsmanager:eu-west-2:000000000000:secret:hookline/bluesky-*"
+    )

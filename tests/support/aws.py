@@ -46,6 +46,7 @@ class Call:
 
 
 REGION = "eu-west-2"
+_NO_VALUE = object()  # CloudFormation's AWS::NoValue
 ACCOUNT = "000000000000"
 
 
@@ -508,12 +509,14 @@ class Template:
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.value(n) for n in node]
+            return [v for v in (self.value(n) for n in node) if v is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             [(key, arg)] = node.items()
             fn = key.removeprefix("Fn::")
+            if fn == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE  # the property (or list item) is left out
             if fn == "Ref":
                 return self._ref(arg)
             if fn == "Condition":
@@ -536,7 +539,7 @@ class Template:
             if fn == "Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), extra), text)
-        return {k: self.value(v) for k, v in node.items()}
+        return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not _NO_VALUE}
 
     def _sub(self, name: str, extra: Mapping[str, str]) -> str:
         if name in extra:
