@@ -834,8 +834,7 @@ def test_a_new_link_that_is_not_a_web_address_is_refused(api, link):
 
 
 def test_a_deployment_without_x_still_opens_the_review_page(api):
-    # Given a configuration whose only corporate account is on Bluesky (X's rendition is the
-    # only one the page builds so far, so it has none to show)
+    # Given a configuration whose only corporate account is on Bluesky
     import yaml
 
     from tests.conftest import base_config_data, reset_handlers
@@ -847,7 +846,9 @@ def test_a_deployment_without_x_still_opens_the_review_page(api):
     reset_handlers()
     draft = add_draft(api.store, NOW)
     page = api.review(draft)
-    # Then the page opens, with no X preview, no X price and a plain Approve
+    # Then the page opens with Bluesky's post alone, nothing to pay, and no edit box for X
     assert page["statusCode"] == 200
     assert "This will be posted on X" not in text_of(page)
-    assert 'value="approve">Approve</button>' in page["body"]
+    assert "This will be posted on Bluesky" in text_of(page)
+    assert 'value="approve">Approve and post to Bluesky ($0.00)</button>' in page["body"]
+    assert "<textarea" not in page["body"]

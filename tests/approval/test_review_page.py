@@ -208,3 +208,52 @@ def test_the_live_counter_setup_is_an_escaped_attribute(page):
     raw = re.search(r'data-rendition="([^"]*)"', shown).group(1)
     setup = json.loads(html_lib.unescape(raw))
     assert setup == {"head": "", "tail": f" {link} #Tag", "limit": 280, "fixed": 29, "counting": "x-weighted"}
+
+
+def test_every_configured_network_shows_its_own_post_count_and_price(store, clock):
+    # Given X, Bluesky and Mastodon configured, and a draft composed for each
+    from hookline.config import parse_config
+    from tests.conftest import base_config_data
+
+    data = base_config_data()
+    data["accounts"] = {
+        "x": data.pop("account"),
+        "bluesky": {"handle": "example-trust.bsky.social", "did": "did:plc:" + "a" * 24},
+        "mastodon": {"server": "https://mastodon.example", "account_id": "1090", "acct": "exampletrust"},
+    }
+    config = parse_config(data)
+    sky = LINK.replace("utm_source=x", "utm_source=bluesky")
+    toot = LINK.replace("utm_source=x", "utm_source=mastodon")
+    draft = add_draft(
+        store,
+        NOW,
+        networks={
+            "bluesky": {"text": f"Fens rivers report 🌊 {sky}", "link": sky, "length": 0, "limit": 300},
+            "mastodon": {"text": f"Fens rivers report, for Mastodon {toot}", "link": toot, "limit": 500},
+        },
+    )
+    links = signer(SIGNING_KEY)
+    body = (
+        Approvals(config, store, links, clock)
+        .review(draft.id, links.decide_token(draft, "alex@example.org"))
+        .html
+    )
+
+    # Then each network's own text is shown under its own heading, as it will be sent
+    for name in ("X", "Bluesky", "Mastodon"):
+        assert f"This will be posted on {name}</h2>" in body
+    assert f">Fens rivers report 🌊 {escape(sky)}</p>" in body
+    assert f">Fens rivers report, for Mastodon {escape(toot)}</p>" in body
+    # each counted as its network counts, against its own limit: Bluesky counts the whole URL
+    # in graphemes (the wave is one), Mastodon counts the URL as 23
+    sky_left = 300 - (len("Fens rivers report 🌊 ") + len(sky))
+    toot_left = 500 - (len("Fens rivers report, for Mastodon ") + 23)
+    assert f"{sky_left} characters left</span> (as Bluesky counts, of 300)" in body
+    assert f"{toot_left} characters left</span> (as Mastodon counts, of 500)" in body
+    # the accounts and the price: X's $0.20, the others nothing
+    assert "<strong>@example-trust.bsky.social</strong> on Bluesky" in body
+    assert "<strong>@exampletrust@mastodon.example</strong> on Mastodon" in body
+    assert 'value="approve">Approve and post to X, Bluesky, Mastodon ($0.20)</button>' in body
+    # and only X's words are an edit box (an edit there does not change the others)
+    assert body.count("<textarea") == 1
+    assert "an edit of the words for X does not change it" in body

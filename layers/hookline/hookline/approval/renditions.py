@@ -1,8 +1,9 @@
 """What each network will be sent for a draft: one rendition per network, the review page's unit.
 
 The approver edits the words (the hook); the link, and whatever the template put beside
-it (hashtags after it), stay fixed, so one slip cannot break the destination. Today the
-list holds X's rendition; another network is one more item built the same way.
+it (hashtags after it), stay fixed, so one slip cannot break the destination. The list holds
+X's rendition, then Bluesky's and Mastodon's (each from the text composed for it, counted as
+that network counts, at its own price: nothing).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class Rendition:
     hook_field: str  # the form field that carries the edited words
     price_cents: int
     edited: str | None  # "Edited by NAME at TIME" when the words are not as composed
+    # Only X's words are edited on the page today; another network's post is shown as it will
+    # be sent, with its own count (an edit of X's words does not change it).
+    editable: bool = True
 
     @property
     def left(self) -> int:
@@ -146,6 +150,51 @@ def renditions(
     hooks = hooks or {}
     edited = edited_label(draft, audit, config.organisation.tz)
     shown = []
-    if config.accounts.x is not None:
-        shown.append(x_rendition(config, draft, edited, hooks.get("x")))
+    for network in config.networks:
+        if network == "x":
+            shown.append(x_rendition(config, draft, edited, hooks.get("x")))
+        else:
+            shown.append(other_rendition(config, draft, network))
     return shown
+
+
+NAMES = {"bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+
+def other_rendition(config: Config, draft: Draft, network: str) -> Rendition:
+    """Bluesky's or Mastodon's post as composed for it (draft.networks), or, for a draft made
+    before it had one, the X text and link (what the delivery would then send)."""
+    from hookline.compose.measure import (
+        BLUESKY_GRAPHEMES,
+        MASTODON_CHARACTERS,
+        bluesky_length,
+        mastodon_length,
+    )
+
+    made = draft.networks.get(network) or {}
+    text = str(made.get("text") or draft.text)
+    link = str(made.get("link") or draft.post_link)
+    accounts = config.accounts
+    if network == "bluesky":
+        handle = accounts.bluesky.bare_handle if accounts.bluesky else ""
+        length, limit = bluesky_length(text), int(made.get("limit") or BLUESKY_GRAPHEMES)
+    else:
+        handle = f"{accounts.mastodon.bare_acct}@{accounts.mastodon.server.host}" if accounts.mastodon else ""
+        length = int(made["length"]) if made.get("text") and made.get("length") else mastodon_length(text)
+        limit = int(made.get("limit") or MASTODON_CHARACTERS)
+    return Rendition(
+        network=network,
+        name=NAMES.get(network, network.title()),
+        handle=handle,
+        text=text,
+        parts=split_post(text, link),
+        link=link,
+        length=length,
+        limit=limit,
+        fixed_length=0,
+        counting="graphemes",
+        hook_field="",
+        price_cents=0,
+        edited=None,
+        editable=False,
+    )
