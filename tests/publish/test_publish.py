@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 
 from hookline.models import State
-from hookline.publish.run import MAX_RETRIES, publish_due
+from hookline.publish.recovery import MAX_RETRIES
+from hookline.publish.run import publish_due
 from hookline.store import Move, Store
 from tests.conftest import NOW, make_config
 from tests.support.publishing import UNPACED, Publisher, approved, creates, me_requests

@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from hookline.models import Attempt, State
-from hookline.publish.run import (
-    PublishReport,
-    _finish,
-    _transition,
-    expire_due,
-    recover_stale,
-)
+from hookline.publish.recovery import _transition, expire_due, recover_stale
+from hookline.publish.run import PublishReport, _finish
 from hookline.store import Move, PaceRefused, StateConflict
 from tests.conftest import NOW, make_config
 from tests.support.publishing import LEASE, UNPACED, Publisher, approved

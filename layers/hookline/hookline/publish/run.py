@@ -28,16 +28,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hookline.clock import iso, parse_iso
+from hookline.clock import iso
 from hookline.config import Config, cents
 from hookline.models import Attempt, Draft, EventInfo, State
-from hookline.store import ItemTooLarge, Move, PaceRefused, StateConflict, Store
+from hookline.publish.account import (
+    ACCOUNT_HOLDS,
+    AccountHeld,
+    AccountUnchecked,
+    _account_failed,
+    check_account,
+)
+from hookline.publish.recovery import (
+    MAX_RETRIES,
+    _attempts_json,
+    _gave_up,
+    _transition,
+    expire_due,
+    recover_stale,
+)
+from hookline.store import ItemTooLarge, PaceRefused, StateConflict, Store
 
 if TYPE_CHECKING:
     from hookline.poll.linkcheck import PageCheck
 from hookline.publish.networks.port import (
     Ambiguous,
-    CredentialsError,
     Duplicate,
     Network,
     NetworkError,
@@ -52,14 +66,7 @@ from hookline.publish.xapi import CONNECT_TIMEOUT, READ_TIMEOUT, Poster, post_ur
 
 log = logging.getLogger(__name__)
 
-ACTOR = "publisher"
-# A passed account check is trusted this long (and only for the same tokens and user id).
-ACCOUNT_CHECK_MAX_AGE = timedelta(hours=3)
-# A failed check is not repeated sooner (each is an X request), unless the secret changed.
-ACCOUNT_RECHECK_AFTER_FAILURE = timedelta(minutes=15)
-ACCOUNT_HOLDS = ("account", "credentials")
 RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
 MAX_REFUSALS_PER_RUN = 2  # X refusing post after post is likely not the posts' fault
 MAX_WEIGHTED_LENGTH = 280
 # A reason kept on a draft: enough to read, never enough to push the item towards 400 KB.
@@ -136,226 +143,10 @@ def _next_midnight(config: Config, now: datetime) -> datetime:
     return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
 
 
-def _transition(store: Store, draft: Draft, to: State, **kwargs: Any) -> Draft:
-    # store.transition is conditional and retries DynamoDB's TransactionConflict itself.
-    return store.transition(draft, Move(to, actor=ACTOR, **kwargs))
-
-
-def _attempts_json(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
-    return [a.model_dump(mode="json") for a in attempts]
-
-
 # -- housekeeping: runs even while paused or held -----------------------------------------
 
 
-def expire_due(store: Store, config: Config, now: datetime, report: PublishReport) -> None:
-    """Pending drafts past their time, and drafts whose event has started, expire.
-
-    This runs while publishing is paused too, so resuming publishes nothing that went
-    stale meanwhile.
-    """
-    max_pending = timedelta(days=config.approval.expire_after_days)
-    for state in (State.PENDING, State.APPROVED):
-        for draft in store.drafts_in(state):
-            why = _expiry(draft, now, max_pending, config)
-            if not why:
-                continue
-            if draft.ambiguous_attempts:
-                why += (
-                    f"; an earlier attempt may have reached X, check @{config.account.bare_handle} "
-                    "for this post"
-                )
-            try:
-                _transition(store, draft, State.EXPIRED, action="expire", reason=why)
-                report.expired.append(draft.id)
-            except StateConflict:
-                continue  # someone decided or a publisher claimed it meanwhile; that stands
-
-
-def _expiry(draft: Draft, now: datetime, max_pending: timedelta, config: Config) -> str | None:
-    if draft.event and draft.event.start <= now:
-        return "the event has started"
-    if draft.state is State.PENDING:
-        deadline = draft.expires_at or draft.created_at + max_pending
-        if deadline <= now:
-            return f"nobody decided within {config.approval.expire_after_days:g} days"
-    return None
-
-
-def recover_stale(
-    store: Store, config: Config, now: datetime, lease: timedelta, report: PublishReport
-) -> None:
-    """Take over PUBLISHING drafts whose publisher died mid-attempt (its lease outlived any run).
-
-    Nobody knows whether X posted, so the attempt counts as ambiguous: the retry posts the
-    same text and X's duplicate answer tells.
-    """
-    for listed in store.drafts_in(State.PUBLISHING):
-        draft = store.find_draft(listed.id)  # the index lags; decide on the item itself
-        if not draft or draft.state is not State.PUBLISHING or draft.attempt is None:
-            continue
-        if draft.attempt.started_at > now - lease:
-            continue  # a live attempt: never touched
-        stale = draft.attempt.model_copy(
-            update={"outcome": "lease expired: the publisher stopped mid-attempt"}
-        )
-        retries = draft.retries + 1
-        try:
-            if retries >= MAX_RETRIES:
-                _transition(
-                    store,
-                    draft,
-                    State.FAILED,
-                    action="failed",
-                    expect_attempt=draft.attempt.id,
-                    changes={
-                        "ambiguous_attempts": _attempts_json([*draft.ambiguous_attempts, stale]),
-                        "retries": 0,
-                        "failure": _gave_up(config, retries, "the publisher stopped mid-attempt", True),
-                    },
-                    remove=["attempt"],
-                    reason="the previous attempt's lease expired, and retries are spent",
-                )
-                report.failed.append(draft.id)
-            else:
-                _transition(
-                    store,
-                    draft,
-                    State.APPROVED,
-                    action="take over",
-                    expect_attempt=draft.attempt.id,
-                    changes={
-                        "ambiguous_attempts": _attempts_json([*draft.ambiguous_attempts, stale]),
-                        "retries": retries,
-                        "not_before": iso(now),
-                    },
-                    remove=["attempt"],
-                    reason="the previous attempt's lease expired; whether X posted it is unknown",
-                )
-                report.recovered.append(draft.id)
-        except StateConflict:
-            continue  # the attempt finished, or another publisher took it over first
-
-
-def _gave_up(config: Config, tries: int, last: str, maybe_posted: bool) -> str:
-    text = f"X failed {tries} times in a row (last: {last})"
-    if maybe_posted:
-        text += (
-            f". An attempt may have reached X: check @{config.account.bare_handle} before retrying "
-            "(a retry of a post that went out is recognised as a duplicate, not posted twice)"
-        )
-    return text
-
-
 # -- the account guard -------------------------------------------------------------------
-
-
-class AccountHeld(Exception):
-    """The credentials are not the corporate account's, or cannot be used: nothing posts."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        self.kind = kind
-        self.reason = reason
-        super().__init__(reason)
-
-
-class AccountUnchecked(Exception):
-    """X could not be asked (unreachable, rate limited): nothing posts this run."""
-
-
-def check_account(store: Store, poster: Poster | Network, config: Config, now: datetime) -> str:
-    """The credentials in use must belong to the configured corporate account, or nothing posts.
-
-    The result is cached in the table (for these exact tokens and this user id), so a cold
-    start does not spend an X request; it is renewed after ACCOUNT_CHECK_MAX_AGE. Returns the
-    checked credentials' id: the poster keeps using exactly those until asked again.
-    """
-    expected = config.account.user_id
-    try:
-        credentials = poster.credentials_id()
-    except CredentialsError as exc:
-        problem = f"the X credentials cannot be used: {exc}; nothing will be posted"
-        _account_failed(store, now, kind="credentials", problem=problem, credentials=None, expected=expected)
-        raise AccountHeld("credentials", problem) from None
-
-    cached = store.get_control("ACCOUNT")
-    hold = store.hold_state()
-    if cached and cached.get("credentials_id") == credentials and cached.get("expected") == expected:
-        age = now - parse_iso(cached["checked_at"])
-        if cached.get("ok") and age < ACCOUNT_CHECK_MAX_AGE and not (hold and hold.kind in ACCOUNT_HOLDS):
-            return credentials
-        if not cached.get("ok") and age < ACCOUNT_RECHECK_AFTER_FAILURE:
-            kind, problem = str(cached.get("kind") or "account"), str(cached.get("problem"))
-            if not hold or hold.kind not in ACCOUNT_HOLDS:
-                store.set_hold(kind, problem, now=now)
-            raise AccountHeld(kind, problem)
-
-    try:
-        me = poster.whoami()
-    except Unauthorized as exc:
-        problem = f"{exc}; nothing will be posted until the credentials are fixed"
-        _account_failed(
-            store, now, kind="credentials", problem=problem, credentials=credentials, expected=expected
-        )
-        raise AccountHeld("credentials", problem) from None
-    except NetworkError as exc:
-        raise AccountUnchecked(f"could not check the X account: {exc}") from None
-    if me.user_id != expected:
-        problem = (
-            f"the X credentials belong to @{me.username} (user id {me.user_id}), not the corporate account "
-            f"@{config.account.bare_handle} (user id {expected}); nothing will be posted"
-        )
-        _account_failed(
-            store,
-            now,
-            kind="account",
-            problem=problem,
-            credentials=credentials,
-            expected=expected,
-            seen=(me.user_id, me.username),
-        )
-        raise AccountHeld("account", problem)
-    store.put_control(
-        "ACCOUNT",
-        {
-            "ok": True,
-            "expected": expected,
-            "user_id": me.user_id,
-            "username": me.username,
-            "credentials_id": credentials,
-            "checked_at": iso(now),
-        },
-    )
-    if store.clear_hold(ACCOUNT_HOLDS):
-        log.warning("publishing resumed: the account check passes again", extra={"user_id": me.user_id})
-    return credentials
-
-
-def _account_failed(
-    store: Store,
-    now: datetime,
-    *,
-    kind: str,
-    problem: str,
-    credentials: str | None,
-    expected: str,
-    seen: tuple[str, str] | None = None,
-) -> None:
-    log.error("publishing held", extra={"kind": kind, "reason": problem})
-    store.put_control(
-        "ACCOUNT",
-        {
-            "ok": False,
-            "kind": kind,
-            "expected": expected,
-            "credentials_id": credentials,
-            "user_id": seen[0] if seen else None,
-            "username": seen[1] if seen else None,
-            "checked_at": iso(now),
-            "problem": problem,
-        },
-    )
-    store.set_hold(kind, problem, now=now)
 
 
 # -- publishing --------------------------------------------------------------------------
