@@ -852,3 +852,26 @@ def test_a_deployment_without_x_still_opens_the_review_page(api):
     assert "This will be posted on Bluesky" in text_of(page)
     assert 'value="approve">Approve and post to Bluesky ($0.00)</button>' in page["body"]
     assert "<textarea" not in page["body"]
+
+
+def test_the_queue_says_which_networks_each_post_goes_to(api):
+    # Given X and Mastodon configured
+    import yaml
+
+    from tests.conftest import base_config_data, reset_handlers
+
+    data = base_config_data()
+    data["accounts"] = {
+        "x": data.pop("account"),
+        "mastodon": {"server": "https://mastodon.example", "account_id": "1090", "acct": "exampletrust"},
+    }
+    api.env.config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    reset_handlers()
+    add_draft(api.store, NOW)
+
+    # When an approver opens the queue
+    page = api.get(f"/queue?token={quote(api.links.queue_token(SAM))}")
+
+    # Then it says where an approved post goes
+    assert page["statusCode"] == 200
+    assert "Each post goes to X and Mastodon once approved." in text_of(page)

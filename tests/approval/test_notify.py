@@ -273,3 +273,30 @@ def test_the_local_stack_prints_each_approvers_link(store):
         "alex@example.org",
         "sam@example.org",
     ]
+
+
+def test_the_email_says_which_networks_the_post_goes_to(store, aws):
+    # Given X, Bluesky and Mastodon configured
+    from hookline.config import parse_config
+    from tests.conftest import base_config_data
+
+    data = base_config_data()
+    data["accounts"] = {
+        "x": data.pop("account"),
+        "bluesky": {"handle": "example-trust.bsky.social", "did": "did:plc:" + "a" * 24},
+        "mastodon": {"server": "https://mastodon.example", "account_id": "1090", "acct": "exampletrust"},
+    }
+    draft = add_draft(store, NOW)
+
+    # When the approvers are notified
+    notifier(store, parse_config(data)).new_draft(draft, NOW)
+
+    # Then both parts of each email name all three
+    for email in aws.of("SendEmail"):
+        body = email.params["Content"]["Simple"]["Body"]
+        assert "Once approved it goes to X, Bluesky and Mastodon." in body["Text"]["Data"]
+        assert "Once approved it goes to X, Bluesky and Mastodon.</p>" in body["Html"]["Data"]
+    # while an X-only deployment's says X
+    notifier(store).new_draft(add_draft(store, NOW, identity="other", title="Another report"), NOW)
+    last = aws.of("SendEmail")[-1].params["Content"]["Simple"]["Body"]["Text"]["Data"]
+    assert "Once approved it goes to X." in last

@@ -158,12 +158,10 @@ def renditions(
     return shown
 
 
-NAMES = {"bluesky": "Bluesky", "mastodon": "Mastodon"}
-
-
 def other_rendition(config: Config, draft: Draft, network: str) -> Rendition:
     """Bluesky's or Mastodon's post as composed for it (draft.networks), or, for a draft made
     before it had one, the X text and link (what the delivery would then send)."""
+    from hookline.approval.views import NETWORK_NAMES
     from hookline.compose.measure import (
         BLUESKY_GRAPHEMES,
         MASTODON_CHARACTERS,
@@ -184,7 +182,7 @@ def other_rendition(config: Config, draft: Draft, network: str) -> Rendition:
         limit = int(made.get("limit") or MASTODON_CHARACTERS)
     return Rendition(
         network=network,
-        name=NAMES.get(network, network.title()),
+        name=NETWORK_NAMES.get(network, network.title()),
         handle=handle,
         text=text,
         parts=split_post(text, link),

@@ -118,6 +118,15 @@ def usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
+NETWORK_NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+
+def goes_to(config: Any) -> str:
+    """The networks an approved post goes to, as people say it: "X, Bluesky and Mastodon"."""
+    names = [NETWORK_NAMES.get(n, n.title()) for n in config.networks]
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -134,6 +143,7 @@ def _env() -> jinja2.Environment:
     env.filters["link_host"] = _link_host
     env.filters["x_links"] = _x_links
     env.filters["count"] = _count
+    env.filters["goes_to"] = goes_to
     return env
 
 
