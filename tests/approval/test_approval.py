@@ -875,3 +875,31 @@ def test_the_queue_says_which_networks_each_post_goes_to(api):
     # Then it says where an approved post goes
     assert page["statusCode"] == 200
     assert "Each post goes to X and Mastodon once approved." in text_of(page)
+
+
+def test_an_approver_can_leave_one_network_out_of_this_post(api):
+    # Given X, Bluesky and Mastodon configured, and a draft waiting
+    import yaml
+
+    from tests.conftest import base_config_data, reset_handlers
+
+    data = base_config_data()
+    data["accounts"] = {
+        "x": data.pop("account"),
+        "bluesky": {"handle": "example-trust.bsky.social", "did": "did:plc:" + "a" * 24},
+        "mastodon": {"server": "https://mastodon.example", "account_id": "1090", "acct": "exampletrust"},
+    }
+    api.env.config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    reset_handlers()
+    draft = add_draft(api.store, NOW)
+    # (the page offers each other network as a ticked box)
+    assert 'name="include_mastodon" value="yes" checked' in api.review(draft)["body"]
+
+    # When the approver unticks Mastodon and approves
+    page = api.decide(draft, "approve", include_mastodon="no", include_bluesky="yes")
+
+    # Then the draft is approved, Bluesky's delivery is opened and Mastodon's is not
+    assert page["statusCode"] == 200
+    assert api.store.get_draft(draft.id).state is State.APPROVED
+    assert set(api.store.deliveries_of(draft.id)) == {"bluesky"}
+    assert api.store.get_draft(draft.id).networks["mastodon"]["included"] is False

@@ -84,6 +84,20 @@ def _first(form: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _left_out(form: Mapping[str, Any], networks: Sequence[str]) -> list[str]:
+    """The networks an approver unticked (`include_<network>`): the page sends a hidden "no"
+    then the checkbox's "yes", so the last value is the box; a form without the field (an older
+    page) leaves every network in."""
+    out = []
+    for network in networks:
+        value = form.get(f"include_{network}")
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if network != "x" and isinstance(value, str) and value.strip().lower() in ("no", "0", "off", "false"):
+            out.append(network)
+    return out
+
+
 def expected_publish_at(
     store: Store,
     config: Config,
@@ -398,6 +412,13 @@ class Approvals:
         label = action
         if action == "approve":
             changes["approved_at"] = now
+            left_out = _left_out(form, self.config.networks)
+            if left_out:
+                # Kept on the draft's renditions, where the deliveries are opened from.
+                networks = {name: dict(made) for name, made in draft.networks.items()}
+                for name in left_out:
+                    networks.setdefault(name, {})["included"] = False
+                changes["networks"] = networks
             edited, words = self._edited_text(draft, form)
             if edited is not None and " ".join(edited.split()) != " ".join(draft.text.split()):
                 try:
