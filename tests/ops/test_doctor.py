@@ -689,3 +689,44 @@ def test_a_feed_that_redirects_to_an_internal_host_fails_its_check_unfetched(pro
     # (localhost may answer ::1 or 127.0.0.1 first, by the machine's resolver)
     assert re.search(r"the link points at an internal address \(localhost is [0-9a-f.:]+: loopback", detail)
     assert len(prod.web.requests_for("/news.xml")) == before
+
+
+def test_each_other_configured_network_is_one_line_about_its_secret(prod):
+    # Given a config that also posts to Bluesky and Mastodon, a stack that names both secrets,
+    # the Mastodon token stored and the Bluesky app password not yet created
+    deploy(
+        prod.aws,
+        STACK,
+        parameters={
+            "BlueskyAppPasswordSecretName": "hookline/bluesky",
+            "MastodonTokenSecretName": "hookline/mastodon",
+        },
+    )
+    prod.aws.secrets["hookline/mastodon"] = {"AWSCURRENT": json.dumps({"access_token": "t" * 43})}
+    prod.config["accounts"] = {
+        "x": prod.config.pop("account"),
+        "bluesky": {"handle": "example-trust.bsky.social", "did": "did:plc:" + "a" * 24},
+        "mastodon": {"server": "https://mastodon.example", "account_id": "1090", "acct": "exampletrust"},
+    }
+
+    # When the doctor examines it
+    code, checks, text = prod.run()
+
+    # Then each network is one line: Mastodon's secret is fine, Bluesky's says how to create it
+    assert checks["secret Mastodon token"][0] == "ok", text
+    assert checks["secret Mastodon token"][1].startswith("hookline/mastodon exists and is readable")
+    status, detail = checks["secret Bluesky app password"]
+    assert status == "FAIL", text
+    assert detail.startswith("hookline/bluesky does not exist: create it: aws secretsmanager create-secret")
+    assert code != 0
+
+    # And a stack deployed without the Mastodon secret's name says which parameter to set
+    deploy(prod.aws, STACK, parameters={"BlueskyAppPasswordSecretName": "hookline/bluesky"})
+    prod.aws.secrets["hookline/bluesky"] = {"AWSCURRENT": json.dumps({"app_password": "abcd-efgh-ijkl-mnop"})}
+    code, checks, text = prod.run()
+    assert checks["secret Bluesky app password"][0] == "ok", text
+    assert checks["secret Mastodon token"] == (
+        "FAIL",
+        "the config posts to Mastodon, but the stack names no secret for it: "
+        "deploy with MastodonTokenSecretName=<the secret's name>",
+    )

@@ -562,7 +562,8 @@ class Template:
         for logical, res in self.resources.items():
             if res["Type"] == "AWS::Serverless::Function":
                 own = res["Properties"].get("Environment", {}).get("Variables", {})
-                out[logical] = {k: str(self.value(v)) for k, v in {**base, **own}.items()}
+                values = {k: self.value(v) for k, v in {**base, **own}.items()}
+                out[logical] = {k: str(v) for k, v in values.items() if v is not _NO_VALUE}
         return out
 
     def schedules(self) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ Only a FAIL makes the exit status non-zero. It changes nothing anywhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -215,6 +216,7 @@ class Doctor:
         elif envs:
             yield Check(FAIL, "secret link-signing key", "no function has HOOKLINE_SIGNING_SECRET: redeploy")
 
+        yield from self.check_other_networks(publish_env, bool(envs))
         if credentials:
             yield from self.check_x(credentials, x_secret or "")
         yield from self.check_email()
@@ -356,6 +358,23 @@ class Doctor:
         if isinstance(changed, datetime):
             note += f"; last changed {changed.astimezone(UTC):%Y-%m-%d}"
         return Check(OK, label, f"{name} exists and is readable{note}"), value
+
+    def check_other_networks(self, publish_env: dict[str, str], deployed: bool) -> Iterator[Check]:
+        """One line per other configured network: the secret the stack names to the publisher
+        exists and holds its field (its account is checked by the publisher before it posts)."""
+        for network, env_name, parameter, what, key in OTHER_NETWORKS:
+            if network not in self.config.networks:
+                continue
+            secret_id = publish_env.get(env_name)
+            if secret_id:
+                yield self.check_secret(secret_id, what, functools.partial(_json_field, key=key))[0]
+            elif deployed:
+                yield Check(
+                    FAIL,
+                    f"secret {what}",
+                    f"the config posts to {network.title()}, but the stack names no secret for it: "
+                    f"deploy with {parameter}=<the secret's name>",
+                )
 
     # -- X -----------------------------------------------------------------------------------------
 
@@ -679,7 +698,35 @@ def _signing_key(value: str) -> str | None:
     return None
 
 
+OTHER_NETWORKS = (
+    (
+        "bluesky",
+        "HOOKLINE_BLUESKY_SECRET",
+        "BlueskyAppPasswordSecretName",
+        "Bluesky app password",
+        "app_password",
+    ),
+    ("mastodon", "HOOKLINE_MASTODON_SECRET", "MastodonTokenSecretName", "Mastodon token", "access_token"),
+)
+
+
+def _json_field(value: str, key: str) -> str | None:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get(key), str) or not data[key]:
+        return f'is not a JSON object with its {key}: store {{"{key}": "..."}}'
+    return None
+
+
 def _create_hint(what: str, secret_id: str) -> str:
+    for _, _, _, other, key in OTHER_NETWORKS:
+        if what == other:
+            return (
+                f"create it: aws secretsmanager create-secret --name {secret_id} "
+                f'--secret-string file://{key}.json holding {{"{key}": "..."}} (see the README)'
+            )
     if what == "X credentials":
         return (
             f"create it: aws secretsmanager create-secret --name {secret_id} "
