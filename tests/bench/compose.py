@@ -68,7 +68,7 @@ def run(report: Report) -> None:
     ):
         if module == "twitter_text":
             # twitter-text needs the pkg_resources stand-in compose installs; time it through compose.
-            module = "hookline.compose; hookline.compose._twitter_text()"
+            module = "hookline.compose.measure; hookline.compose.measure._twitter_text()"
         report.figure(section, name, _cold_import_ms(module), "ms")
     report.figure(section, "layer_bytes_regex", _package_bytes("regex") / 1e6, "MB")
     report.figure(section, "layer_bytes_protego", _package_bytes("protego") / 1e6, "MB")
