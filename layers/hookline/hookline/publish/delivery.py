@@ -29,6 +29,7 @@ from typing import Any
 from hookline.clock import iso, parse_iso
 from hookline.config import Config
 from hookline.models import Draft, State
+from hookline.publish.account import ACCOUNT_CHECK_MAX_AGE
 from hookline.publish.networks.bluesky import tid
 from hookline.publish.networks.port import (
     Ambiguous,
@@ -43,15 +44,14 @@ from hookline.publish.networks.port import (
     WrongAccount,
     guard,
 )
+from hookline.publish.recovery import MAX_RETRIES
+from hookline.publish.run import MAX_REASON, RETRY_BACKOFF
 from hookline.store import StateConflict, Store
 
 log = logging.getLogger(__name__)
+# Every network keeps X's publishing policy: the same guard age, retries and backoff.
+GUARD_MAX_AGE = ACCOUNT_CHECK_MAX_AGE
 
-ACTOR = "publisher"
-GUARD_MAX_AGE = timedelta(hours=3)
-RETRY_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-MAX_RETRIES = 5
-MAX_REASON = 1000
 # Decisions that stop a delivery not yet published (withdraw, expiry).
 STOPPED = (State.REJECTED, State.EXPIRED)
 
