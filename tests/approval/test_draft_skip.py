@@ -281,3 +281,89 @@ def test_a_failure_while_drafting_a_skip_releases_the_request_so_the_button_work
             == 200
         )
         assert len(aws.of("Invoke")) == 2
+
+
+def _skip(store: Any, feed_id: str, title: str, at: Any, keep_days: int = 30) -> None:
+    from hookline.models import Entry, Judgement
+
+    entry = Entry(
+        feed_id=feed_id,
+        identity=title,
+        title=title,
+        link=f"https://www.example.org/{feed_id}/{len(title)}",
+        published=at,
+    )
+    reason = f"no category or keyword of rule 'publications' matched ({title})"
+    store.record_skip(
+        entry, Judgement("skip", reason, "publications", "unmatched"), now=at, keep_days=keep_days
+    )
+
+
+def test_the_queue_page_lists_every_feeds_kept_skips_newest_first_and_not_those_past_their_days(
+    lambda_env, aws
+):
+    from datetime import timedelta
+
+    lambda_env.monkeypatch.setenv("HOOKLINE_POLL_FUNCTION", POLL_FUNCTION)
+    lambda_env.write_config(
+        feeds=[
+            {"id": "news", "url": "http://127.0.0.1:9/news.xml"},
+            {"id": "events", "url": "http://127.0.0.1:9/events.xml", "kind": "event", "rules": "events"},
+        ],
+        rule_sets={"events": {"max_age_days": None}},
+    )
+    store = lambda_env.store()
+    # Given skips of two feeds at different times, and one older than skip_record_days (30)
+    _skip(store, "news", "Walk along the river banks", NOW - timedelta(days=3))
+    _skip(store, "events", "Winter fair on the green", NOW - timedelta(hours=2))
+    _skip(store, "news", "Library opening times", NOW - timedelta(days=12))
+    _skip(store, "events", "Summer fete, last year", NOW - timedelta(days=31))
+
+    # When an approver opens the queue page
+    with time_machine.travel(NOW, tick=False):
+        page = call(lambda_env.handler("approvals"), api_event("GET", f"/queue?token={quote(queue_token())}"))
+
+    # Then the kept skips of both feeds are listed newest first, each with its feed and reason
+    body = page["body"]
+    assert page["statusCode"] == 200
+    assert "Skipped by the rules (3)" in body
+    listed = body.split('<ol class="queue skips">', 1)[1].split("</ol>", 1)[0]
+    titles = re.findall(r'rel="noopener noreferrer">([^<]+)</a>', listed)
+    assert titles == ["Winter fair on the green", "Walk along the river banks", "Library opening times"]
+    assert "events · skipped 2 hours ago · no category or keyword of rule" in listed
+    assert "news · skipped 3 days ago" in listed
+    # And the one past its days is gone, though DynamoDB's TTL has not deleted it yet
+    assert "Summer fete" not in body
+    assert listed.count(">Draft this</button>") == 3
+
+
+@pytest.mark.parametrize(
+    ("who", "days", "message"),
+    [
+        ("alex@example.org", 8, "This link has expired."),
+        ("former@example.org", 1, "This link belongs to someone who is no longer an approver."),
+    ],
+    ids=["expired link", "no longer an approver"],
+)
+def test_draft_this_obeys_the_token_rules_of_a_decision(lambda_env, web, aws, who, days, message):
+    from datetime import timedelta
+
+    approvals = lambda_env.handler("approvals")
+    with time_machine.travel(NOW, tick=True):
+        skipped_entry(lambda_env, web)
+        body = call(approvals, api_event("GET", f"/queue?token={quote(queue_token())}"))["body"]
+        [action] = re.findall(r'action="https://approve\.example\.org(/skips/news/[0-9a-f]+)"', body)
+        # Given a queue link issued `days` ago (links last 7), or to someone not in the approvers
+        with time_machine.travel(NOW - timedelta(days=days), tick=False):
+            old = queue_token(who)
+
+    # When it presses Draft this
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=True):
+        pressed = call(approvals, api_event("POST", action, {"token": old, "action": "draft"}))
+        after = call(approvals, api_event("GET", f"/queue?token={quote(queue_token())}"))["body"]
+
+    # Then it is refused with the reason, nothing is recorded and the poll function is not asked
+    assert pressed["statusCode"] == 403
+    assert message in pressed["body"]
+    assert aws.of("Invoke") == []
+    assert "Being drafted" not in after and ">Draft this</button>" in after

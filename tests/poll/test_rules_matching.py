@@ -272,6 +272,28 @@ def test_case_plural_and_spacing_never_change_a_decision(
 
 
 @settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(VOCABULARY),
+    st.sampled_from(VOCABULARY),
+    st.sampled_from([str.upper, str.lower, str.title, str.casefold]),
+    st.booleans(),
+    st.sampled_from([" ", "-", "  ", "\u2011"]),
+)
+def test_in_a_title_case_plural_and_spacing_never_change_a_keywords_decision(
+    rule_term: str, words: str, case, plural: bool, space: str
+) -> None:
+    r = rules(include_keywords=[rule_term.lower()])
+    written = (_plural_of_last(words) if plural else words).replace(" ", space)
+    plain = judge(entry(f"Our {words} for 2026"), FEED, r, NOW)
+    varied = judge(entry(f"Our {case(written)} for 2026"), FEED, r, NOW)
+    assert varied.decision == plain.decision, (plain.reason, varied.reason)
+    # And a title drafts exactly when it holds the rule's words, in order
+    want, have = rule_term.lower().split(), words.lower().split()
+    held = any(have[i : i + len(want)] == want for i in range(len(have)))
+    assert plain.drafted == held, plain.reason
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(VOCABULARY), st.sampled_from([str.upper, str.lower]))
 def test_an_exact_term_is_changed_by_case_and_plural(rule_term: str, case) -> None:
     r = rules(include_categories=["=" + rule_term])
