@@ -19,7 +19,7 @@ from typing import Any
 from hookline.approval.links import LinkSigner
 from hookline.config import Approver, Config
 from hookline.models import Draft
-from hookline.store import Store
+from hookline.store import DraftStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Notifier:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: DraftStore,
         signer: Callable[[], LinkSigner],
         *,
         topic_arn: str | None = None,

@@ -21,7 +21,7 @@ from typing import Protocol
 from hookline.approval.notify import NotifyError
 from hookline.config import Config
 from hookline.models import Draft, State
-from hookline.store import Store
+from hookline.store import DraftStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def due_for_reminder(draft: Draft, config: Config, now: datetime) -> bool:
     return not (draft.event and draft.event.start <= now)
 
 
-def send_reminders(store: Store, notifier: ReminderNotifier, config: Config, now: datetime) -> list[str]:
+def send_reminders(store: DraftStore, notifier: ReminderNotifier, config: Config, now: datetime) -> list[str]:
     """Remind approvers of every draft due a reminder; returns the ids of the drafts reminded."""
     if not config.approval.working_hours.contains(now, config.organisation.tz):
         return []

@@ -20,7 +20,7 @@ from hookline.config import Config
 from hookline.models import Draft, State
 from hookline.poll.matching import Text, find_any
 from hookline.poll.rules import UNMATCHED
-from hookline.store import Store
+from hookline.store import DraftStore
 
 MIN_DECISIONS = 5
 REJECTED_SHARE = 0.8
@@ -112,7 +112,7 @@ class RulesReport:
         }
 
 
-def build(store: Store, config: Config, now: datetime, days: int = 90) -> RulesReport:
+def build(store: DraftStore, config: Config, now: datetime, days: int = 90) -> RulesReport:
     since = now - timedelta(days=days)
     drafts = [d for state in State for d in store.drafts_in(state) if d.created_at >= since]
     terms: dict[tuple[str, str], Tally] = {}
@@ -136,7 +136,7 @@ def build(store: Store, config: Config, now: datetime, days: int = 90) -> RulesR
     )
 
 
-def _reject_reason(store: Store, draft: Draft) -> str | None:
+def _reject_reason(store: DraftStore, draft: Draft) -> str | None:
     return next((a.reason for a in reversed(store.audit(draft.id)) if a.to_state is State.REJECTED), None)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hookline.clock import iso
 from hookline.config import Config
-from hookline.store import Store
+from hookline.store import ControlStore
 
 if TYPE_CHECKING:
     pass
@@ -37,7 +37,7 @@ class AccountUnchecked(Exception):
     """X could not be asked (unreachable, rate limited): nothing posts this run."""
 
 
-def check_account(store: Store, poster: Poster | Network, config: Config, now: datetime) -> str:
+def check_account(store: ControlStore, poster: Poster | Network, config: Config, now: datetime) -> str:
     """The credentials in use must belong to the configured corporate account, or nothing posts.
 
     The result is cached in the table (for these exact tokens and this user id), so a cold
@@ -106,7 +106,7 @@ def check_account(store: Store, poster: Poster | Network, config: Config, now: d
 
 
 def _account_failed(
-    store: Store,
+    store: ControlStore,
     now: datetime,
     *,
     kind: str,

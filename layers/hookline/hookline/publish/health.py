@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from hookline.config import Config
 from hookline.models import State
-from hookline.store import Store
+from hookline.store import PublishStore
 
 # A PUBLISHING draft is normally settled within one run (the function times out after
 # 60 s) or taken over by the next run once its lease has passed. One that is still
@@ -39,7 +39,7 @@ UNITS = {
 
 
 def gauges(
-    store: Store, config: Config, now: datetime, *, stuck_after: timedelta = STUCK_AFTER
+    store: PublishStore, config: Config, now: datetime, *, stuck_after: timedelta = STUCK_AFTER
 ) -> dict[str, float]:
     """The table's health right now: stuck attempts, the approval queue, and spend against the cap."""
     stuck = 0

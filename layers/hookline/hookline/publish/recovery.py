@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hookline.clock import iso
 from hookline.config import Config
 from hookline.models import Attempt, Draft, State
-from hookline.store import Move, StateConflict, Store
+from hookline.store import DraftStore, Move, StateConflict
 
 if TYPE_CHECKING:
     pass
@@ -26,7 +26,7 @@ def _attempts_json(attempts: Iterable[Attempt]) -> list[dict[str, Any]]:
     return [a.model_dump(mode="json") for a in attempts]
 
 
-def expire_due(store: Store, config: Config, now: datetime, report: PublishReport) -> None:
+def expire_due(store: DraftStore, config: Config, now: datetime, report: PublishReport) -> None:
     """Pending drafts past their time, and drafts whose event has started, expire.
 
     This runs while publishing is paused too, so resuming publishes nothing that went
@@ -61,7 +61,7 @@ def _expiry(draft: Draft, now: datetime, max_pending: timedelta, config: Config)
 
 
 def recover_stale(
-    store: Store, config: Config, now: datetime, lease: timedelta, report: PublishReport
+    store: DraftStore, config: Config, now: datetime, lease: timedelta, report: PublishReport
 ) -> None:
     """Take over PUBLISHING drafts whose publisher died mid-attempt (its lease outlived any run).
 
@@ -128,6 +128,6 @@ def _gave_up(config: Config, tries: int, last: str, maybe_posted: bool) -> str:
 MAX_RETRIES = 5  # transient failures in a row before a person is asked to look
 
 
-def _transition(store: Store, draft: Draft, to: State, **kwargs: Any) -> Draft:
+def _transition(store: DraftStore, draft: Draft, to: State, **kwargs: Any) -> Draft:
     # store.transition is conditional and retries DynamoDB's TransactionConflict itself.
     return store.transition(draft, Move(to, actor=ACTOR, **kwargs))

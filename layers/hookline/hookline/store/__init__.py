@@ -78,6 +78,7 @@ __all__ = [
     "SKIPPED",
     "STATE_INDEX",
     "TRANSACTION_TRIES",
+    "ApprovalStore",
     "ControlStore",
     "Controls",
     "DeliveryStore",
@@ -92,6 +93,8 @@ __all__ = [
     "PaceRefused",
     "PacingStore",
     "Pause",
+    "PollStore",
+    "PublishStore",
     "SkipConflict",
     "StateConflict",
     "Store",
@@ -103,10 +106,13 @@ __all__ = [
 ]
 
 
-class Store(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStore):
-    """The one facade over the table: each aggregate is a room of its own (ledger, drafts,
-    controls, pacing, deliveries), over the shared plumbing in `table`. A stage may take the facade or
-    only the aggregate it uses."""
+class PollStore(FeedLedgerStore, DraftStore):
+    """What the poll stage uses: the feed ledger (state, seen markers, skips) and drafts."""
+
+
+class ApprovalStore(FeedLedgerStore, DraftStore, ControlStore, PacingStore):
+    """What the approval stage uses: drafts and their decisions, the controls and pacing a
+    decision reads, and the skips a person drafts by hand."""
 
     def draft_and_controls(
         self, draft_id: str, month: str, days: Iterable[str] = ()
@@ -119,3 +125,15 @@ class Store(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStor
         items = {(i["pk"], i["sk"]): i for i in self._batch_get(keys, keys_only=False)}
         found = items.get(draft_key)
         return (self._draft_from(found) if found else None), self._controls_from(items, month, days)
+
+
+class PublishStore(DraftStore, ControlStore, PacingStore, DeliveryStore):
+    """What the publish stage uses: drafts and their deliveries, the controls (pause, holds,
+    the account check) and pacing (reservations, spend)."""
+
+
+class Store(PollStore, ApprovalStore, PublishStore):
+    """The one facade over the table: each aggregate is a room of its own (ledger, drafts,
+    controls, pacing, deliveries), over the shared plumbing in `table`. The wiring builds it;
+    a stage's code takes its stage's view (PollStore, ApprovalStore, PublishStore) or the one
+    aggregate it uses, so its signature says which parts of the table it may touch."""
