@@ -222,7 +222,7 @@ def test_the_poll_log_names_the_feed_and_entry_of_a_refused_link(internal, caplo
     from hookline.poll.run import with_page
 
     entry = Entry(feed_id="partner", identity="guid-7", title="Report", link=internal.url("/x"))
-    with caplog.at_level(logging.WARNING, logger="hookline.poll.run"):
+    with caplog.at_level(logging.WARNING, logger="hookline.poll.drafting"):
         _, page_check = with_page(entry, LinkChecker(fetcher(), LONDON))
 
     assert page_check is not None and page_check.refused

@@ -175,7 +175,7 @@ def test_no_link_from_a_feed_reaches_an_internal_address(system, web, aws, ledge
 
         # When they are polled
         system.clock.advance(minutes=5)
-        with caplog.at_level(logging.WARNING, logger="hookline.poll.run"):
+        with caplog.at_level(logging.WARNING, logger="hookline.poll.drafting"):
             report = run.poll_all(time_budget=110)
 
         # Then every entry became a draft whose pre-flight says its link was not fetched

@@ -37,7 +37,7 @@ from hookline.compose.entities import (
     neutralise_hashtags,
     own_hashtags,
 )
-from hookline.compose.hooks import hook_text, make_hook
+from hookline.compose.hooks import Hook, hook_text, make_hook
 from hookline.compose.links import post_link
 from hookline.compose.measure import (
     BLUESKY_GRAPHEMES,
@@ -253,6 +253,25 @@ def _with_tags(template: str, fields: dict[str, str], hook: str, when: str, tags
 # -- the final check ----------------------------------------------------------------------
 
 
+def _postable_hook(entry: Entry, feed: FeedConfig, config: Config) -> Hook:
+    """The entry's hook, or ComposeError saying why the entry has nothing to post."""
+    if not entry.link:
+        raise ComposeError("the entry has no http(s) link")
+    refusal = link_refusal(entry.link)
+    if refusal:
+        raise ComposeError(refusal)
+    hook = make_hook(entry, feed, config)
+    if hook.skip:
+        raise ComposeError(hook.skip)
+    if not hook.text:
+        if not (entry.title.strip() or entry.summary.strip()):
+            raise ComposeError("the entry has no title")
+        raise ComposeError(
+            "the title is empty once control characters, mentions and web addresses are removed"
+        )
+    return hook
+
+
 def compose(
     entry: Entry,
     feed: FeedConfig,
@@ -268,20 +287,7 @@ def compose(
     Raises ComposeError (the reason the entry is skipped) when there is nothing to
     post: no title, nothing left of it once cleaned, or no link.
     """
-    if not entry.link:
-        raise ComposeError("the entry has no http(s) link")
-    refusal = link_refusal(entry.link)
-    if refusal:
-        raise ComposeError(refusal)
-    hook = make_hook(entry, feed, config)
-    if hook.skip:
-        raise ComposeError(hook.skip)
-    if not hook.text:
-        if not (entry.title.strip() or entry.summary.strip()):
-            raise ComposeError("the entry has no title")
-        raise ComposeError(
-            "the title is empty once control characters, mentions and web addresses are removed"
-        )
+    hook = _postable_hook(entry, feed, config)
     kind: Kind = "event" if entry.event or feed.kind == "event" else "publication"
     rule = rule or x_rule(config)
     measure = rule.measure

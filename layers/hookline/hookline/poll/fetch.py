@@ -140,18 +140,8 @@ class Fetcher:
         """GET `url`. `configured=True` only for a URL the operator named (a feed in the config,
         a `preview` SOURCE): anything taken from feed content must stay guarded."""
         limits = self.limits
-        end = time.monotonic() + limits.total_timeout
-        too_slow = f"gave up after {limits.total_timeout:g}s (the server is too slow)"
-        for limit in (deadline, self.deadline):
-            if limit is not None and limit < end:
-                end = limit
-                too_slow = "gave up: the poll's time ran out before the server answered"
-        # Per-request headers replace the pool's defaults in urllib3, so all are set here.
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        end, too_slow = self._end(deadline)
+        headers = _headers(accept, etag, last_modified)
         trusted = _host_of(url) if configured else None
         current = url
         visited = {url}
@@ -211,6 +201,16 @@ class Fetcher:
                     # request on a kept-alive connection: close it instead of reusing it.
                     resp.close()
                 resp.release_conn()
+
+    def _end(self, deadline: float | None) -> tuple[float, str]:
+        """When this request must end, and what to say if the server has not answered by then."""
+        end = time.monotonic() + self.limits.total_timeout
+        too_slow = f"gave up after {self.limits.total_timeout:g}s (the server is too slow)"
+        for limit in (deadline, self.deadline):
+            if limit is not None and limit < end:
+                end = limit
+                too_slow = "gave up: the poll's time ran out before the server answered"
+        return end, too_slow
 
     def _guarded(
         self, current: str, original: str, headers: dict[str, str], timeout: Any
@@ -314,6 +314,16 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:g} MB"
+
+
+def _headers(accept: str, etag: str | None, last_modified: str | None) -> dict[str, str]:
+    # Per-request headers replace the pool's defaults in urllib3, so all are set here.
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", "Accept": accept}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 def _check_scheme(current: str, original: str) -> None:

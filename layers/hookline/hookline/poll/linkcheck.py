@@ -21,84 +21,20 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 from hookline.models import EventInfo
 from hookline.poll.fetch import Fetcher, FetchError, InternalAddressError
+from hookline.poll.page import describe_type, looks_like_html, read_page
 from hookline.text import parse_when, plain_text
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 ROBOTS_AGENT = "Twitterbot"  # the crawler X sends for link cards
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-# A page's head is at its start; parsing megabytes of body finds no more card tags.
-MAX_PARSE_CHARS = 2_000_000
 MAX_JSONLD_NODES = 2_000
 CACHE_SECONDS = 600.0
 CACHE_SIZE = 512
-
-# -- reading the page ---------------------------------------------------------------------
-
-
-class _PageParser(HTMLParser):
-    """Meta tags (first of each name wins) and the text of every JSON-LD script."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.meta: dict[str, str] = {}
-        self.jsonld: list[str] = []
-        self._buffer: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "meta":
-            key = (values.get("property") or values.get("name") or "").strip().lower()
-            if key and key not in self.meta:
-                self.meta[key] = values.get("content", "").strip()
-        elif (
-            tag == "script" and values.get("type", "").split(";")[0].strip().lower() == "application/ld+json"
-        ):
-            self._buffer = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script" and self._buffer is not None:
-            self.jsonld.append("".join(self._buffer))
-            self._buffer = None
-
-    def handle_data(self, data: str) -> None:
-        if self._buffer is not None:
-            self._buffer.append(data)
-
-
-def read_page(body: bytes, headers: Any) -> _PageParser:
-    parser = _PageParser()
-    try:
-        parser.feed(body.decode(_charset(headers, body), errors="replace")[:MAX_PARSE_CHARS])
-        parser.close()
-    except Exception:  # noqa: S110 - html.parser gives up on some malformed pages; keep what it read
-        pass
-    return parser
-
-
-def _charset(headers: Any, body: bytes = b"") -> str:
-    content_type = headers.get("content-type", "") if headers else ""
-    candidates = [
-        value.strip("\"' ")
-        for key, _, value in (part.strip().partition("=") for part in content_type.split(";"))
-        if key.lower() == "charset" and value
-    ]
-    sniffed = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", body[:4096], re.IGNORECASE)
-    if sniffed:
-        candidates.append(sniffed.group(1).decode("ascii"))
-    for candidate in candidates:
-        try:
-            "".encode(candidate)
-        except LookupError:
-            continue
-        return candidate
-    return "utf-8"
-
 
 # -- schema.org events in JSON-LD -----------------------------------------------------------
 
@@ -408,9 +344,9 @@ class LinkChecker:
         else:
             page.warn(f"The link answers HTTP {fetched.status}{moved}, not 200.")
         content_type = (fetched.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in HTML_TYPES and not _looks_like_html(fetched.body):
+        if content_type not in HTML_TYPES and not looks_like_html(fetched.body):
             page.warn(
-                f"The link is a {_describe_type(content_type)}, not a web page: X shows it without a card."
+                f"The link is a {describe_type(content_type)}, not a web page: X shows it without a card."
             )
             self._check_robots(page, fetched.final_url)
             return page
@@ -476,23 +412,6 @@ class LinkChecker:
                 return None, None
             return None, str(exc)
         return Protego.parse(fetched.body.decode("utf-8", errors="replace")), None
-
-
-def _looks_like_html(body: bytes) -> bool:
-    """Servers mislabel pages (text/plain, application/octet-stream): X reads the bytes, so do we."""
-    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<title"))
-
-
-def _describe_type(content_type: str) -> str:
-    known = {"application/pdf": "PDF document", "application/msword": "Word document"}
-    if not content_type:
-        return "file of no stated type"
-    if content_type in known:
-        return f"{known[content_type]} ({content_type})"
-    if content_type.startswith("image/"):
-        return f"picture ({content_type})"
-    return f"file of type {content_type}"
 
 
 def preflight(

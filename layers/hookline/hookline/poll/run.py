@@ -15,7 +15,6 @@ one batch at the start of the poll.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -23,24 +22,37 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
-from hookline.clock import human_time, parse_iso
-from hookline.compose import compose, renditions
+from hookline.clock import human_time
 from hookline.compose.measure import ComposeError
 from hookline.config import Config, FeedConfig
-from hookline.models import Draft, Entry, EventData, EventInfo, Judgement, State
+from hookline.models import Draft, Entry, Judgement, State
+from hookline.poll.drafting import Assessment, assess, entry_from_skip, make_draft, with_page
 from hookline.poll.feeds import ParseError, parse_fetched
 from hookline.poll.fetch import Fetcher, FetchError
-from hookline.poll.linkcheck import LinkChecker, PageCheck
-from hookline.poll.rules import judge, page_could_change
+from hookline.poll.linkcheck import LinkChecker
+from hookline.poll.report import FeedReport, PollReport
 from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store
 
 log = logging.getLogger(__name__)
 
-# schema.org eventStatus values that mean there is nothing to announce.
-CALLED_OFF = {"EventCancelled": "cancelled", "EventPostponed": "postponed"}
+# Where each part of a poll lives, for the callers that know them by this module.
+__all__ = [
+    "Assessment",
+    "DraftNotifier",
+    "EntryErrors",
+    "FeedReport",
+    "PollReport",
+    "Poller",
+    "SkipNotDrafted",
+    "assess",
+    "entry_from_skip",
+    "make_draft",
+    "with_page",
+]
+
 # After the poll's deadline, how long to wait for feeds still finishing a write before
 # the poll returns without them (the function's own timeout comes after this margin).
 GRACE_SECONDS = 3.0
@@ -51,194 +63,12 @@ class EntryErrors(Exception):
     """Some entries of a feed could not be handled this time; they stay unseen and retry."""
 
 
-class DraftNotifier(Protocol):
-    def new_draft(self, draft: Draft, now: datetime, *, reminder: bool = False) -> list[str]: ...
-
-
-@dataclass
-class FeedReport:
-    feed_id: str
-    ok: bool = True
-    status: str = ""
-    error: str | None = None
-    drafted: list[str] = field(default_factory=list)
-    skipped: int = 0
-    baselined: int = 0
-    held: str | None = None
-    failure_streak: int = 0
-    problem: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [], "")}
-
-
-@dataclass
-class PollReport:
-    feeds: list[FeedReport] = field(default_factory=list)
-
-    @property
-    def drafted(self) -> int:
-        return sum(len(f.drafted) for f in self.feeds)
-
-    @property
-    def failed(self) -> list[FeedReport]:
-        return [f for f in self.feeds if not f.ok]
-
-    @property
-    def held(self) -> list[FeedReport]:
-        return [f for f in self.feeds if f.held]
-
-    @property
-    def not_modified(self) -> int:
-        return sum(1 for f in self.feeds if f.status == "not modified")
-
-    def alarming(self, threshold: int) -> list[FeedReport]:
-        return [f for f in self.feeds if f.failure_streak >= threshold]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "feeds": len(self.feeds),
-            "drafted": self.drafted,
-            "skipped": sum(f.skipped for f in self.feeds),
-            "not_modified": self.not_modified,
-            "failed": [f"{f.feed_id}: {f.error}" for f in self.failed],
-            "held": [f"{f.feed_id}: {f.held}" for f in self.held],
-        }
-
-
-def make_draft(
-    entry: Entry,
-    feed: FeedConfig,
-    config: Config,
-    judgement: Judgement,
-    now: datetime,
-    page: PageCheck | None = None,
-) -> Draft:
-    composed = compose(entry, feed, config, now)
-    made = renditions(entry, feed, config, now)
-    expires = now + timedelta(days=config.approval.expire_after_days)
-    if entry.event and entry.event.start < expires:
-        expires = entry.event.start
-    return Draft(
-        id=entry.key,
-        feed_id=feed.id,
-        state=State.PENDING,
-        kind="event" if entry.event else "publication",
-        source=feed.source,
-        partner=feed.partner,
-        title=entry.title[:1000],
-        link=entry.link,
-        post_link=composed.link,
-        summary=entry.summary[:2000],
-        categories=list(entry.categories)[:20],
-        published=entry.published,
-        event=EventData(
-            start=entry.event.start, end=entry.event.end, venue=(entry.event.venue or "")[:300] or None
-        )
-        if entry.event
-        else None,
-        text=composed.text,
-        composed_text=composed.text,
-        weighted_length=composed.weighted_length,
-        reason=judgement.reason,
-        created_at=now,
-        state_at=now,
-        expires_at=expires,
-        preflight=page.as_json() if page else None,
-        rule=judgement.rule,
-        term=judgement.term,
-        networks={
-            name: {"text": c.text, "link": c.link, "length": c.weighted_length, "limit": c.limit}
-            for name, c in made.items()
-        },
-    )
-
-
-def entry_from_skip(record: dict[str, Any]) -> Entry:
-    """The entry a skip record keeps (Store.record_skip), as the poll read it."""
-    event = record.get("event")
-    published = record.get("published")
-    return Entry(
-        feed_id=str(record["feed_id"]),
-        identity=str(record["identity"]),
-        title=str(record.get("title", "")),
-        link=str(record.get("link", "")),
-        summary=str(record.get("summary") or ""),
-        categories=tuple(str(c) for c in record.get("categories") or ()),
-        published=parse_iso(str(published)) if published else None,
-        event=EventInfo(
-            start=parse_iso(str(event["start"])),
-            end=parse_iso(str(event["end"])) if event.get("end") else None,
-            venue=event.get("venue"),
-        )
-        if event
-        else None,
-        author=str(record.get("author") or ""),
-    )
-
-
 class SkipNotDrafted(Exception):
     """A skip a person asked to draft could not be drafted; the reason is on its record."""
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """What judging one entry found: the entry (with the page's event data, when the feed had
-    none), the decision, and the linked page's pre-flight result when it was fetched."""
-
-    entry: Entry
-    judgement: Judgement
-    page: PageCheck | None
-
-
-def assess(
-    entry: Entry,
-    feed: FeedConfig,
-    config: Config,
-    now: datetime,
-    linkcheck: LinkChecker | None,
-    *,
-    always_fetch: bool = False,
-) -> Assessment:
-    """The one judgement of an entry that the poll and `preview` share: the rules, then the
-    linked page when it can change the decision (or `always_fetch`, for preview's pre-flight),
-    then the rules again with the page's event data, and an event the page calls off is skipped.
-
-    Keeping this in one place is why preview cannot say "draft" for an entry the poll skips.
-    """
-    rules = config.rule_sets[feed.rules]
-    tz = config.organisation.tz
-    judgement = judge(entry, feed, rules, now, tz=tz)
-    page = None
-    if linkcheck is not None and (always_fetch or page_could_change(entry, judgement, feed, rules, now)):
-        entry, page = with_page(entry, linkcheck)
-        judgement = judge(entry, feed, rules, now, tz=tz)
-        called_off = CALLED_OFF.get(page.event_status or "") if page else None
-        if judgement.drafted and called_off:
-            judgement = Judgement("skip", f"the linked page says the event is {called_off}", judgement.rule)
-    return Assessment(entry, judgement, page)
-
-
-def with_page(entry: Entry, linkcheck: LinkChecker | None) -> tuple[Entry, PageCheck | None]:
-    """Fetch the linked page once: its pre-flight result, and its event data when the feed has none."""
-    if linkcheck is None or not entry.link:
-        return entry, None
-    page = linkcheck.check(entry.link)
-    if page.refused:
-        # The draft is still made (the link is the partner's); whoever reads the log sees which
-        # feed tried to point hookline inside.
-        log.warning(
-            "link not fetched: internal address",
-            extra={
-                "feed": entry.feed_id,
-                "entry": entry.identity,
-                "link": entry.link[:300],
-                "why": page.refused,
-            },
-        )
-    if entry.event is None and page.event is not None:
-        entry = dataclasses.replace(entry, event=page.event)
-    return entry, page
+class DraftNotifier(Protocol):
+    def new_draft(self, draft: Draft, now: datetime, *, reminder: bool = False) -> list[str]: ...
 
 
 @dataclass

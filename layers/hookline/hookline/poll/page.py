@@ -1,0 +1,90 @@
+"""What a fetched page says of itself: its meta tags and JSON-LD blocks, read from its bytes.
+
+The bytes are untrusted (a partner's page, or whatever its link led to); this only reads
+them, within a cap, and never fails: a page html.parser gives up on keeps what was read.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+# A page's head is at its start; parsing megabytes of body finds no more card tags.
+MAX_PARSE_CHARS = 2_000_000
+
+
+class _PageParser(HTMLParser):
+    """Meta tags (first of each name wins) and the text of every JSON-LD script."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.meta: dict[str, str] = {}
+        self.jsonld: list[str] = []
+        self._buffer: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "meta":
+            key = (values.get("property") or values.get("name") or "").strip().lower()
+            if key and key not in self.meta:
+                self.meta[key] = values.get("content", "").strip()
+        elif (
+            tag == "script" and values.get("type", "").split(";")[0].strip().lower() == "application/ld+json"
+        ):
+            self._buffer = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._buffer is not None:
+            self.jsonld.append("".join(self._buffer))
+            self._buffer = None
+
+    def handle_data(self, data: str) -> None:
+        if self._buffer is not None:
+            self._buffer.append(data)
+
+
+def read_page(body: bytes, headers: Any) -> _PageParser:
+    parser = _PageParser()
+    try:
+        parser.feed(body.decode(_charset(headers, body), errors="replace")[:MAX_PARSE_CHARS])
+        parser.close()
+    except Exception:  # noqa: S110 - html.parser gives up on some malformed pages; keep what it read
+        pass
+    return parser
+
+
+def _charset(headers: Any, body: bytes = b"") -> str:
+    content_type = headers.get("content-type", "") if headers else ""
+    candidates = [
+        value.strip("\"' ")
+        for key, _, value in (part.strip().partition("=") for part in content_type.split(";"))
+        if key.lower() == "charset" and value
+    ]
+    sniffed = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", body[:4096], re.IGNORECASE)
+    if sniffed:
+        candidates.append(sniffed.group(1).decode("ascii"))
+    for candidate in candidates:
+        try:
+            "".encode(candidate)
+        except LookupError:
+            continue
+        return candidate
+    return "utf-8"
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Servers mislabel pages (text/plain, application/octet-stream): X reads the bytes, so do we."""
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<title"))
+
+
+def describe_type(content_type: str) -> str:
+    known = {"application/pdf": "PDF document", "application/msword": "Word document"}
+    if not content_type:
+        return "file of no stated type"
+    if content_type in known:
+        return f"{known[content_type]} ({content_type})"
+    if content_type.startswith("image/"):
+        return f"picture ({content_type})"
+    return f"file of type {content_type}"
