@@ -75,6 +75,24 @@ def test_a_council_publication_filed_under_a_plural_category_is_drafted_and_says
     )
 
 
+def test_a_publication_whose_summary_gives_a_time_in_minutes_is_not_excluded_as_minutes(
+    shipped: Config,
+) -> None:
+    # Given a council's plan whose summary says how long its survey takes
+    plan = entry(
+        "Climate action plan 2026-2030",
+        "Climate",
+        summary="Our plan for net zero by 2030. Have your say: the survey takes 10 minutes.",
+    )
+    # Then the shipped rules draft it for the plan, as a person reading it would
+    assert decide(shipped, "news", plan) == ("draft", "keyword 'plan' matched 'plan' (rule 'publications')")
+    # While a meeting's minutes are still excluded
+    minutes = entry("Cabinet, 1 December", "Climate", summary="The minutes of the meeting on the plan.")
+    assert decide(shipped, "news", minutes)[1] == (
+        "excluded keyword 'minutes' matched 'minutes' (rule 'publications')"
+    )
+
+
 # Real UK council, university and charity vocabularies: (title, categories, expected decision).
 SECTOR = [
     # council
@@ -141,6 +159,9 @@ MATCHES = [
     ("Новости", "НОВОСТИ", "НОВОСТИ"),
     ("research", "R&amp;D and r&eacute;search", "réSearch".lower()),
     ("annual report", "Annual   Reports 2025", "Annual   Reports"),
+    ("minutes", "Board minutes, 12 May", "minutes"),
+    ("minutes", "AGM 2025 minutes", "minutes"),
+    ("minutes", "Minutes: 10 minutes of questions", "Minutes"),
 ]
 
 
@@ -160,6 +181,9 @@ FALSE_MATCHES = [
     ("report", "Police reported the theft", "reported is not a report"),
     ("AI", "What the minister said", "'said' is not 'AI'"),
     ("minutes", "Our minuteserved app", "a longer word is not the term"),
+    ("minutes", "The survey takes 10 minutes to complete", "ten minutes is a time, not minutes"),
+    ("=Minutes", "Five Minutes with our new chair", "nor is it when the term is exact"),
+    ("minutes", "A few minutes' walk from the station", "a few minutes is a time"),
     ("press release", "Kaspersky release v8", "a release is not a press release"),
     ("annual report", "Annual general meeting report", "the words must be together"),
 ]

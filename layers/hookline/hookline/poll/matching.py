@@ -9,7 +9,7 @@ cutting entry words down to a shared stem: a stemmer makes planning and plan one
 and minute, consultant and consultation, briefing and brief, and then every planning notice is
 a plan and every last-minute change is minutes. Words whose inflection means something else
 (planning is not plan, minutes are not a minute, news is not new) are listed below and never
-generated.
+generated; and "minutes" after a number ("takes 10 minutes") is a time, not a meeting's.
 
 A term written `=Minutes` is exact: those words, in that case, with no inflection (accents,
 entities, hyphens and spacing are still read as a person reads them).
@@ -107,6 +107,35 @@ OWN_WORDS = frozenset(
     }
 )
 _VOWELS = frozenset("aeiou")
+# Plurals that after a number are a measure, not the document: "the survey takes 10 minutes"
+# and "five minutes from the station" are no minutes of a meeting.
+MEASURES = frozenset({"minutes"})
+_COUNTS = frozenset(
+    [
+        "few",
+        "several",
+        "couple",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "fifteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "ninety",
+    ]
+)
 
 
 def fold(word: str) -> str:
@@ -277,10 +306,20 @@ def find(t: Term, text: Text) -> str | None:
             found.append(compounds[form[0]])
     # A phrase written as one word ('Pressrelease') or hyphenated ('press-release').
     found += [compounds[j] for j in t.joined if j in compounds]
+    found = [span for span in found if not _a_measure(text, span)]
     if not found:
         return None
     first, last = min(found)
     return text.span(first, last)
+
+
+def _a_measure(text: Text, span: Span) -> bool:
+    """'10 minutes', 'a few minutes': a time, not the term ('2025 minutes' is a year's)."""
+    first, last = span
+    if first != last or first == 0 or text.folded[first] not in MEASURES:
+        return False
+    before = text.folded[first - 1]
+    return (before.isdigit() and len(before) <= 3) or before in _COUNTS
 
 
 def find_any(terms: list[str], texts: list[Text]) -> tuple[str, str] | None:
