@@ -33,9 +33,13 @@ def make_draft(
     judgement: Judgement,
     now: datetime,
     page: PageCheck | None = None,
+    *,
+    mastodon_limits: tuple[int, int] | None = None,
 ) -> Draft:
+    """The draft of `entry`, its Mastodon rendition within `mastodon_limits` (the configured
+    server's (max_characters, URL weight), poll/instance.py) when known."""
     composed = compose(entry, feed, config, now)
-    made = renditions(entry, feed, config, now)
+    made = renditions(entry, feed, config, now, mastodon_limits=mastodon_limits)
     expires = now + timedelta(days=config.approval.expire_after_days)
     if entry.event and entry.event.start < expires:
         expires = entry.event.start

@@ -15,6 +15,7 @@ one batch at the start of the poll.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hookline.clock import human_time
 from hookline.compose.measure import ComposeError
@@ -32,9 +33,13 @@ from hookline.models import Draft, Entry, Judgement, State
 from hookline.poll.drafting import Assessment, assess, entry_from_skip, make_draft, with_page
 from hookline.poll.feeds import ParseError, parse_fetched
 from hookline.poll.fetch import Fetcher, FetchError
+from hookline.poll.instance import mastodon_limits
 from hookline.poll.linkcheck import LinkChecker
 from hookline.poll.report import FeedReport, PollReport
 from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store
+
+if TYPE_CHECKING:
+    from hookline.publish.networks.http import Transport
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,15 @@ class _Run:
     states: dict[str, FeedState] | None = None
     not_modified: list[str] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The Mastodon server's limits, read when the poll's first draft needs them (not per 304).
+    limits: Callable[[], tuple[int, int] | None] | None = None
+    _limits: list[tuple[int, int] | None] = field(default_factory=list)
+
+    def mastodon_limits(self) -> tuple[int, int] | None:
+        with self.lock:
+            if not self._limits and self.limits is not None:
+                self._limits.append(self.limits())
+            return self._limits[0] if self._limits else None
 
     def time_left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -96,6 +110,7 @@ class Poller:
         clock: Callable[[], datetime],
         *,
         check_links: bool = True,
+        mastodon_http: Transport | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -103,6 +118,7 @@ class Poller:
         self.notifier = notifier
         self.clock = clock
         self.check_links = check_links
+        self.mastodon_http = mastodon_http  # tests intercept the server's instance answer here
 
     def _run(self, deadline: float | None) -> _Run:
         fetcher = self.fetcher.bounded(deadline)
@@ -110,7 +126,8 @@ class Poller:
         linkcheck = (
             LinkChecker(fetcher, self.config.organisation.tz, clock=self.clock) if self.check_links else None
         )
-        return _Run(fetcher, linkcheck, deadline)
+        limits = functools.partial(mastodon_limits, self.config, self.store, self.clock(), self.mastodon_http)
+        return _Run(fetcher, linkcheck, deadline, limits=limits)
 
     def poll_all(self, *, time_budget: float | None = None) -> PollReport:
         """Poll every feed, at most `polling.concurrency` at once, and return within
@@ -385,13 +402,16 @@ class Poller:
 
         if feed is None:
             raise refuse(f"the feed {feed_id!r} is no longer in the config")
-        entry, page = with_page(entry_from_skip(record), self._run(None).linkcheck)
+        run = self._run(None)
+        entry, page = with_page(entry_from_skip(record), run.linkcheck)
         if entry.event is not None and entry.event.start <= now:
             raise refuse(f"the event started {human_time(entry.event.start, self.config.organisation.tz)}")
         reason = f"drafted by hand from a skip by {by} (the rules said: {record.get('reason', '')})"
         judgement = Judgement("draft", reason, record.get("rule"), record.get("term"))
         try:
-            draft = make_draft(entry, feed, self.config, judgement, now, page)
+            draft = make_draft(
+                entry, feed, self.config, judgement, now, page, mastodon_limits=run.mastodon_limits()
+            )
         except ComposeError as exc:
             raise refuse(str(exc)) from None
         draft = draft.model_copy(update={"by_hand": by})
@@ -419,7 +439,9 @@ class Poller:
         draft = None
         if judgement.drafted:
             try:
-                draft = make_draft(entry, feed, self.config, judgement, now, page)
+                draft = make_draft(
+                    entry, feed, self.config, judgement, now, page, mastodon_limits=run.mastodon_limits()
+                )
             except ComposeError as exc:
                 judgement = Judgement("skip", str(exc), judgement.rule)
         if draft is None:

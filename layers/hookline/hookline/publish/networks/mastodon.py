@@ -131,23 +131,10 @@ class MastodonNetwork:
         cached = _INSTANCES.get(server)
         if cached and time.monotonic() - cached[0] < INSTANCE_CACHE_SECONDS:
             return cached[1]
-        limits = Limits()
         try:
-            answer = send(
-                self.http,
-                "Mastodon",
-                "GET",
-                server + "/api/v2/instance",
-                headers={"Accept": "application/json"},
-            )
-            if answer.status == 200:
-                statuses = (answer.json().get("configuration") or {}).get("statuses") or {}
-                limits = Limits(
-                    max_characters=_positive(statuses.get("max_characters"), DEFAULT_MAX_CHARACTERS),
-                    url_weight=_positive(statuses.get("characters_reserved_per_url"), DEFAULT_URL_WEIGHT),
-                )
+            limits = read_limits(self.http, server) or Limits()
         except NetworkError:
-            return limits  # not cached: the next draft asks again
+            return Limits()  # not cached: the next draft asks again
         _INSTANCES[server] = (time.monotonic(), limits)
         return limits
 
@@ -191,6 +178,21 @@ class MastodonNetwork:
 
     def _url(self, status_id: str) -> str:
         return f"{self.account.base_url}/@{self.account.bare_acct}/{status_id}"
+
+
+def read_limits(http: Transport, server: str) -> Limits | None:
+    """The server's limits from GET /api/v2/instance (no token needed); None when it answers
+    but not 200, NetworkError when it cannot be reached. `server` is the configured one."""
+    answer = send(
+        http, "Mastodon", "GET", server + "/api/v2/instance", headers={"Accept": "application/json"}
+    )
+    if answer.status != 200:
+        return None
+    statuses = (answer.json().get("configuration") or {}).get("statuses") or {}
+    return Limits(
+        max_characters=_positive(statuses.get("max_characters"), DEFAULT_MAX_CHARACTERS),
+        url_weight=_positive(statuses.get("characters_reserved_per_url"), DEFAULT_URL_WEIGHT),
+    )
 
 
 def _positive(value: object, default: int) -> int:
