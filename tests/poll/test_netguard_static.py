@@ -53,7 +53,7 @@ RAW_CLIENTS: dict[str, tuple[set[str], str]] = {
 CONFIGURED: dict[tuple[str, str], str] = {
     ("layers/hookline/hookline/poll/run.py", "_poll_feed"): "the feed URLs in the config",
     ("layers/hookline/hookline/ops/preview.py", "read_source"): "preview's SOURCE argument",
-    ("layers/hookline/hookline/ops/doctor.py", "check_feed"): "the feed URLs in the config",
+    ("layers/hookline/hookline/ops/doctor/feeds.py", "check_feed"): "the feed URLs in the config",
 }
 
 
