@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hookline.invoke import FunctionInvoker
     from hookline.models import AuditEntry, Draft
     from hookline.poll.linkcheck import PageCheck
-    from hookline.store import Controls, Store
+    from hookline.store import ApprovalStore, Controls
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +52,7 @@ class ApprovalsBase:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: ApprovalStore,
         signer: LinkSigner,
         clock: Clock,
         invoker: FunctionInvoker | None = None,

@@ -12,7 +12,7 @@ from hookline.approval.views import render_html
 from hookline.clock import parse_iso
 from hookline.errors import BadRequest, Conflict, NotFound
 from hookline.models import State
-from hookline.store import SkipConflict, Store
+from hookline.store import ApprovalStore, SkipConflict
 
 MAX_SKIPS_SHOWN = 50
 
@@ -122,7 +122,7 @@ class QueuePages(ApprovalsBase):
         return self.queue(token, notice={"tone": "ok", "text": text})
 
 
-def pause_from_cli(store: Store, *, paused: bool, reason: str | None, by: str, now: datetime) -> str:
+def pause_from_cli(store: ApprovalStore, *, paused: bool, reason: str | None, by: str, now: datetime) -> str:
     reason = " ".join((reason or "").split())[:MAX_REASON] or None
     if paused and not reason:
         raise BadRequest("--reason is required to pause: say why, so others know when it is safe to resume")

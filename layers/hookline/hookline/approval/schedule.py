@@ -10,11 +10,11 @@ from hookline.models import Draft, Queued, State
 
 if TYPE_CHECKING:
     from hookline.config import Config
-    from hookline.store import Controls, Store
+    from hookline.store import ApprovalStore, Controls
 
 
 def expected_publish_at(
-    store: Store,
+    store: ApprovalStore,
     config: Config,
     draft: Draft,
     now: datetime,

@@ -36,7 +36,7 @@ from hookline.poll.fetch import Fetcher, FetchError
 from hookline.poll.instance import mastodon_limits
 from hookline.poll.linkcheck import LinkChecker
 from hookline.poll.report import FeedReport, PollReport
-from hookline.store import NOT_MODIFIED_CHUNK, FeedState, Store
+from hookline.store import NOT_MODIFIED_CHUNK, FeedState, PollStore
 
 if TYPE_CHECKING:
     from hookline.publish.networks.http import Transport
@@ -104,7 +104,7 @@ class Poller:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: PollStore,
         fetcher: Fetcher,
         notifier: DraftNotifier,
         clock: Callable[[], datetime],

@@ -46,7 +46,7 @@ from hookline.publish.networks.port import (
 )
 from hookline.publish.recovery import MAX_RETRIES
 from hookline.publish.run import MAX_REASON, RETRY_BACKOFF
-from hookline.store import StateConflict, Store
+from hookline.store import DeliveryStore, StateConflict, Store
 
 log = logging.getLogger(__name__)
 # Every network keeps X's publishing policy: the same guard age, retries and backoff.
@@ -76,7 +76,7 @@ def expected_account(config: Config, network: str) -> tuple[str, str]:
     raise KeyError(f"no {network} account is configured")
 
 
-def open_deliveries(store: Store, config: Config, draft: Draft, now: datetime) -> list[str]:
+def open_deliveries(store: DeliveryStore, config: Config, draft: Draft, now: datetime) -> list[str]:
     """Each configured network but X gets its delivery of an approved draft (once)."""
     made = []
     for network in config.networks:
@@ -347,7 +347,7 @@ def _attempt(
     return True
 
 
-def retry_delivery(store: Store, draft_id: str, network: str, *, now: datetime) -> dict[str, Any]:
+def retry_delivery(store: DeliveryStore, draft_id: str, network: str, *, now: datetime) -> dict[str, Any]:
     """An approver's Retry of one network's FAILED delivery (the others are left as they are)."""
     delivery = store.delivery(draft_id, network)
     if delivery is None or delivery["delivery_state"] != "FAILED" or delivery.get("stopped"):

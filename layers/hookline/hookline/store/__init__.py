@@ -110,9 +110,10 @@ class PollStore(FeedLedgerStore, DraftStore):
     """What the poll stage uses: the feed ledger (state, seen markers, skips) and drafts."""
 
 
-class ApprovalStore(FeedLedgerStore, DraftStore, ControlStore, PacingStore):
+class ApprovalStore(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStore):
     """What the approval stage uses: drafts and their decisions, the controls and pacing a
-    decision reads, and the skips a person drafts by hand."""
+    decision reads, the skips a person drafts by hand, and the other networks' deliveries an
+    approval opens or a Retry moves."""
 
     def draft_and_controls(
         self, draft_id: str, month: str, days: Iterable[str] = ()
