@@ -13,7 +13,7 @@ attempt (Mastodon's Idempotency-Key, Bluesky's TID record key with swapRecord nu
 attempt whose outcome was lost is retried as `after_ambiguous`, which makes the adapter look
 before it posts where its network needs that.
 
-X keeps its own delivery in the draft's state machine (publish.py), as before.
+X keeps its own delivery in the draft's state machine (publish.run, publish.attempt), as before.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from hookline.clock import iso, parse_iso
 from hookline.config import Config
 from hookline.models import Draft, State
 from hookline.publish.account import ACCOUNT_CHECK_MAX_AGE
+from hookline.publish.attempt import MAX_REASON, RETRY_BACKOFF
 from hookline.publish.networks.bluesky import tid
 from hookline.publish.networks.port import (
     Ambiguous,
@@ -41,11 +42,9 @@ from hookline.publish.networks.port import (
     Post,
     RateLimited,
     Unauthorized,
-    WrongAccount,
     guard,
 )
 from hookline.publish.recovery import MAX_RETRIES
-from hookline.publish.run import MAX_REASON, RETRY_BACKOFF
 from hookline.store import DeliveryStore, StateConflict, Store
 
 log = logging.getLogger(__name__)
@@ -270,18 +269,7 @@ def _attempt(
     except StateConflict:
         return True
     draft_id = str(claimed["draft_id"])
-
-    def finish(to: str, changes: dict[str, Any], remove: tuple[str, ...] = ("attempt",)) -> bool:
-        try:
-            store.move_delivery(
-                claimed, to, now=now, changes=changes, remove=remove, expect_attempt=attempt["id"]
-            )
-        except StateConflict:
-            log.error(
-                "delivery attempt lost its lease", extra={"draft_id": draft_id, "network": network.name}
-            )
-            return False
-        return True
+    finish = _finisher(store, network.name, claimed, attempt["id"], now)
 
     problems = final_problems(claimed, draft, config)
     if problems:
@@ -299,14 +287,56 @@ def _attempt(
 
     try:
         result = network.post(_post_of(claimed, config))
-    except (Ambiguous, NotSent) as exc:
+    except NetworkError as exc:
+        return _not_delivered(store, network.name, claimed, now, report, exc, finish)
+    if finish(
+        "PUBLISHED",
+        {"published_at": iso(now), "post_id": result.post_id, "post_url": result.url, "retries": 0},
+        remove=("attempt", "failure"),
+    ):
+        report.published.append(draft_id)
+    return True
+
+
+Finish = Callable[..., bool]
+
+
+def _finisher(store: Store, network: str, claimed: dict[str, Any], attempt_id: str, now: datetime) -> Finish:
+    """Records an outcome only while this attempt still holds the delivery."""
+    draft_id = str(claimed["draft_id"])
+
+    def finish(to: str, changes: dict[str, Any], remove: tuple[str, ...] = ("attempt",)) -> bool:
+        try:
+            store.move_delivery(
+                claimed, to, now=now, changes=changes, remove=remove, expect_attempt=attempt_id
+            )
+        except StateConflict:
+            log.error("delivery attempt lost its lease", extra={"draft_id": draft_id, "network": network})
+            return False
+        return True
+
+    return finish
+
+
+def _not_delivered(
+    store: Store,
+    network: str,
+    claimed: dict[str, Any],
+    now: datetime,
+    report: NetworkReport,
+    exc: NetworkError,
+    finish: Finish,
+) -> bool:
+    """The network's answer when it did not (knowingly) create the post; False stops the network."""
+    draft_id = str(claimed["draft_id"])
+    if isinstance(exc, (Ambiguous, NotSent)):
         retries = int(claimed.get("retries", 0)) + 1
         ambiguous = bool(claimed.get("ambiguous")) or isinstance(exc, Ambiguous)
         if retries >= MAX_RETRIES:
             if finish(
                 "FAILED",
                 {
-                    "failure": f"{network.name} failed {retries} times in a row (last: {exc})",
+                    "failure": f"{network} failed {retries} times in a row (last: {exc})",
                     "ambiguous": ambiguous,
                     "retries": 0,
                 },
@@ -320,30 +350,21 @@ def _attempt(
         ):
             report.retrying.append(draft_id)
         return False
-    except RateLimited as exc:
+    if isinstance(exc, RateLimited):
         until = exc.reset_at if exc.reset_at and exc.reset_at > now else now + timedelta(minutes=15)
         if finish(
             "APPROVED", {"failure": str(exc), "not_before": iso(min(until, now + timedelta(hours=24)))}
         ):
             report.retrying.append(draft_id)
         return False
-    except Unauthorized as exc:
+    if isinstance(exc, Unauthorized):  # WrongAccount too
         finish("APPROVED", {"failure": str(exc)})
-        _hold(store, network.name, f"{exc}; nothing will be posted to {network.name} until it is fixed", now)
+        _hold(store, network, f"{exc}; nothing will be posted to {network} until it is fixed", now)
         report.held = str(exc)
         return False
-    except WrongAccount:  # pragma: no cover - a subclass of Unauthorized, caught above
-        raise
-    except NetworkError as exc:  # Refused: this post, not the network
-        if finish("FAILED", {"failure": f"{network.name} refused: {exc}", "retries": 0}):
-            report.failed.append(draft_id)
-        return True
-    if finish(
-        "PUBLISHED",
-        {"published_at": iso(now), "post_id": result.post_id, "post_url": result.url, "retries": 0},
-        remove=("attempt", "failure"),
-    ):
-        report.published.append(draft_id)
+    # Refused: this post, not the network
+    if finish("FAILED", {"failure": f"{network} refused: {exc}", "retries": 0}):
+        report.failed.append(draft_id)
     return True
 
 
