@@ -153,13 +153,21 @@ def publish(s: Services, context: LambdaContext, named: list[str] | None = None)
     metrics.add_metric(name="PublishNeedsConfirmation", unit=count, value=len(report.needs_confirmation))
     metrics.add_metric(name="PublishFailed", unit=count, value=len(report.failed))
     metrics.add_metric(name="PublishRetrying", unit=count, value=len(report.retrying))
-    metrics.add_metric(name="AccountCheckFailed", unit=count, value=1 if report.account_problem else 0)
+    # A network beside X whose guard held it (wrong account, refused credentials) is the same
+    # alarm as X's: its hold item says so, where a pause or an unreachable server has none.
+    network_held = any(
+        result.held and result.held != "paused" and s.store.get_control(f"HOLD#{name}")
+        for name, result in networks.items()
+    )
+    metrics.add_metric(
+        name="AccountCheckFailed", unit=count, value=1 if report.account_problem or network_held else 0
+    )
     metrics.add_metric(name="UsageCapped", unit=count, value=1 if report.usage_capped else 0)
     if report.account_problem:
         logger.error("publishing held: account check failed", extra={"problem": report.account_problem})
     elif report.usage_capped:
         logger.error("publishing held for the day: X usage cap", extra={"reason": report.held})
-    for name, result in networks.items():  # counted in the summary line, no metric of their own yet
+    for name, result in networks.items():  # each network's figures are in the summary line
         if result.held and result.held != "paused":
             logger.error("publishing held for one network", extra={"network": name, "reason": result.held})
     return {
