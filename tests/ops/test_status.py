@@ -232,3 +232,41 @@ def test_status_with_a_config_whose_feeds_this_table_never_polled_says_so(
             "--json",
         )[1]
     )["config"] == str(other)
+
+
+def test_status_names_a_network_its_guard_held_and_why(
+    store: Store, dynamodb_local: DynamoDBLocal, clock: Clock, tmp_path: Path
+) -> None:
+    # Given a deployment with X and Mastodon, whose Mastodon token turned out to be another account's
+    from tests.conftest import NOW, base_config_data
+    from tests.publish.test_network_guard import approve
+    from tests.support.mastodon import ACCOUNT_ID, ACCT, SERVER, TOKEN, MastodonFake
+
+    data = base_config_data()
+    data["accounts"] = {
+        "x": data.pop("account"),
+        "mastodon": {"server": SERVER, "account_id": ACCOUNT_ID, "acct": ACCT},
+    }
+    path = tmp_path / "hookline.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    from hookline.config import load_config
+    from hookline.publish.delivery import publish_networks
+    from hookline.publish.networks.mastodon import MastodonNetwork
+
+    config = load_config(path)
+    server = MastodonFake(clock=clock)
+    server.account = {**server.account, "id": "999", "acct": "someone_else"}
+    mastodon = MastodonNetwork(config.accounts.mastodon, lambda: TOKEN, http=server, clock=clock)
+    approve(store, clock, "Report for two networks")
+    publish_networks(store, {"mastodon": mastodon}, config, NOW)
+
+    # When the operator asks for its status
+    code, out, err = cli(
+        "status", "--table", store.table, "--endpoint", dynamodb_local.endpoint, "--config", str(path)
+    )
+
+    # Then one line names the held network and why, and X is not said to be held
+    assert code == 0, err
+    [line] = [x for x in out.splitlines() if x.startswith("HELD")]
+    assert line.startswith("HELD on mastodon: the mastodon credentials belong to someone_else (999)")
+    assert "Publishing: running" in out

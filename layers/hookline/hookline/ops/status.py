@@ -42,6 +42,13 @@ def status_report(store: Store, config: Config, now: datetime, *, skips: int = 0
     spend = store.month_spend(month)
     pause = store.pause_state()
     hold = store.get_control("HOLD")
+    # A network beside X that its guard held (wrong account, refused credentials): the others
+    # keep posting, so this line is where an operator sees that one has gone quiet.
+    network_holds = {
+        name: str(item.get("reason", ""))
+        for name in config.networks
+        if name != "x" and (item := store.get_control(f"HOLD#{name}"))
+    }
     return {
         "feeds": feeds,
         "drafts": {s.value: n for s, n in store.count_by_state().items()},
@@ -57,6 +64,7 @@ def status_report(store: Store, config: Config, now: datetime, *, skips: int = 0
         "paused_reason": pause.reason,
         "paused_at": pause.at,
         "held": hold.get("reason") if hold else None,
+        "held_networks": network_holds,
         "rules": _rules_section(store, config, now),
     }
 
@@ -138,6 +146,8 @@ def format_status(report: dict[str, Any]) -> str:
         lines.append("Publishing: running")
     if report["held"]:
         lines.append(f"HELD: {report['held']}")
+    for network, reason in report.get("held_networks", {}).items():
+        lines.append(f"HELD on {network}: {reason}")
     rules = report["rules"]
     lines.append(
         f"Rules (last {rules['days']} days): {rules['drafted']} drafts, {rules['approved']} approved, "
