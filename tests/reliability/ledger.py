@@ -31,6 +31,12 @@ ORDER = (
     "Publish run killed at every call, then run again",
     "Approval killed at every call, then pressed again",
     "Two pollers and two publishers at once",
+    "Bluesky failure at every call of publishing",
+    "Mastodon failure at every call of publishing",
+    "Bluesky publish run killed at every call, then run again",
+    "Mastodon publish run killed at every call, then run again",
+    "Two publishers at once on Bluesky",
+    "Two publishers at once on Mastodon",
     "1,000 hostile feed entries and hostile servers",
     "Attribute and element bombs beside 50 healthy feeds",
     "Repeated entries in one document",
@@ -70,7 +76,10 @@ each scenario counted in its last run. Do not edit by hand: run
   have been posted) and did not, once the system had run again after the fault; an
   approver who was never told of a draft counts too.
 - **posts duplicated**: the same post created on X more than once (X's own timeline in
-  the fake, not what hookline believes), or an entry drafted twice.
+  the fake, not what hookline believes), or an entry drafted twice. For Bluesky and
+  Mastodon the truth is the server's: the real PDS's records, the Mastodon fake's statuses;
+  their rows count per network, and a delivery approved but neither PUBLISHED (and on the
+  server) nor FAILED with the server's reason counts as lost.
 - **unintended state changes**: any change to the table that the case should not have
   made (a GET, a refused decision, a scanner's submit), a draft in a state it should not
   be in, or a record that disagrees with what X actually did.
