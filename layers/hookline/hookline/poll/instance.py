@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hookline.clock import parse_iso
 from hookline.config import Config
 
 if TYPE_CHECKING:
     from hookline.publish.networks.http import Transport
-    from hookline.store import Store
+
+
+class Kept(Protocol):
+    """The one table item this needs (the store's control items)."""
+
+    def get_control(self, name: str) -> dict[str, Any] | None: ...
+    def put_control(self, name: str, data: dict[str, Any]) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +34,7 @@ REREAD_AFTER = timedelta(days=1)
 
 
 def mastodon_limits(
-    config: Config, store: Store, now: datetime, http: Transport | None = None
+    config: Config, store: Kept, now: datetime, http: Transport | None = None
 ) -> tuple[int, int] | None:
     """(max_characters, URL weight) of the configured server; None when there is no Mastodon
     account or nothing is known of its server (compose then uses Mastodon's defaults)."""
@@ -69,7 +76,7 @@ def mastodon_limits(
     return limits
 
 
-def _kept(store: Store, server: str) -> tuple[datetime, tuple[int, int]] | None:
+def _kept(store: Kept, server: str) -> tuple[datetime, tuple[int, int]] | None:
     try:
         item: dict[str, Any] | None = store.get_control(CONTROL)
     except Exception as exc:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from hookline.models import EventInfo
 from hookline.poll.fetch import Fetcher, FetchError, InternalAddressError
-from hookline.poll.page import describe_type, looks_like_html, read_page
+from hookline.poll.page import card_of, describe_type, looks_like_html, read_page
 from hookline.text import parse_when, plain_text
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -233,6 +233,8 @@ class PageCheck:
     event_status: str | None = None
     # Why the link was refused unfetched (an internal address), for the poll's log line.
     refused: str | None = None
+    # The page's own card (title, description, image URL), cleaned and capped: Bluesky's card.
+    card: dict[str, str] | None = None
 
     def warn(self, message: str) -> None:
         self.checks.append({"ok": False, "message": message})
@@ -263,6 +265,7 @@ class PageCheck:
             "checks": checks,
             "event": event,
             "event_status": _cap(self.event_status, 100) if self.event_status else None,
+            "card": self.card,
         }
 
 
@@ -351,6 +354,7 @@ class LinkChecker:
             self._check_robots(page, fetched.final_url)
             return page
         parser = read_page(fetched.body, fetched.headers)
+        page.card = card_of(parser.meta, fetched.final_url)
         self._check_card(page, parser.meta)
         self._check_robots(page, fetched.final_url)
         events, problems = page_events(parser.jsonld, self.default_tz)

@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from hookline.text import plain_text
 
 # A page's head is at its start; parsing megabytes of body finds no more card tags.
 MAX_PARSE_CHARS = 2_000_000
+# What a link card keeps of the page's own words (Bluesky shows a title line and a few lines).
+MAX_CARD_TITLE = 300
+MAX_CARD_DESCRIPTION = 1000
+MAX_IMAGE_URL = 2000
 
 
 class _PageParser(HTMLParser):
@@ -88,3 +95,42 @@ def describe_type(content_type: str) -> str:
     if content_type.startswith("image/"):
         return f"picture ({content_type})"
     return f"file of type {content_type}"
+
+
+def card_of(meta: dict[str, str], page_url: str) -> dict[str, str] | None:
+    """The page's own card (og:/twitter: title, description and image), as a Bluesky link card
+    is built from it: the words as untrusted plain text, capped; the image only as an absolute
+    http(s) URL (the publisher fetches it through the guarded client, or goes without)."""
+    from hookline.compose.clean import clean_text
+
+    def words(*names: str, limit: int) -> str:
+        raw = next((meta[n] for n in names if meta.get(n)), "")
+        text = clean_text(plain_text(raw, limit=limit * 4), neutralise=False)
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    card = {
+        "title": words("og:title", "twitter:title", limit=MAX_CARD_TITLE),
+        "description": words(
+            "og:description", "twitter:description", "description", limit=MAX_CARD_DESCRIPTION
+        ),
+        "image": _image_url(
+            meta.get("og:image") or meta.get("og:image:url") or meta.get("twitter:image"), page_url
+        ),
+    }
+    kept = {k: v for k, v in card.items() if v}
+    return kept or None
+
+
+def _image_url(raw: str | None, page_url: str) -> str:
+    value = (raw or "").strip()
+    if not value or len(value) > MAX_IMAGE_URL or any(c.isspace() or ord(c) < 32 for c in value):
+        return ""
+    try:
+        url = urljoin(page_url, value)
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number is no URL to fetch
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > MAX_IMAGE_URL:
+        return ""
+    return url

@@ -85,11 +85,14 @@ def open_deliveries(store: DeliveryStore, config: Config, draft: Draft, now: dat
         rendition = draft.networks.get(network) or {}
         if rendition.get("included") is False:
             continue  # the approver left this network out of this post
+        # The link card is the page's own (the pre-flight's og: tags), else the entry's words.
+        card = (draft.preflight or {}).get("card") or {}
         data = {
             "text": str(rendition.get("text") or draft.text),
             "link": str(rendition.get("link") or draft.post_link),
-            "title": draft.title,
-            "summary": draft.summary[:300],
+            "title": str(card.get("title") or draft.title),
+            "summary": str(card.get("description") or draft.summary[:300]),
+            "image": card.get("image") or None,
             "retries": 0,
         }
         if store.create_delivery(draft.id, network, data, now=now):
@@ -236,6 +239,7 @@ def _post_of(delivery: dict[str, Any], config: Config) -> Post:
             uri=str(delivery["link"]),
             title=str(delivery.get("title") or ""),
             description=str(delivery.get("summary") or ""),
+            image=str(delivery["image"]) if delivery.get("image") else None,
         ),
     )
 
