@@ -106,8 +106,9 @@ __all__ = [
 ]
 
 
-class PollStore(FeedLedgerStore, DraftStore):
-    """What the poll stage uses: the feed ledger (state, seen markers, skips) and drafts."""
+class PollStore(FeedLedgerStore, DraftStore, ControlStore):
+    """What the poll stage uses: the feed ledger (state, seen markers, skips), drafts, and one
+    control item (the Mastodon server's limits it composes with, poll/instance.py)."""
 
 
 class ApprovalStore(FeedLedgerStore, DraftStore, ControlStore, PacingStore, DeliveryStore):
