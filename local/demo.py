@@ -74,6 +74,27 @@ def demo_config(feed_url: str, base: Path) -> Path:
     return path
 
 
+def keep_mastodon_defaults(services: Any) -> None:
+    """The demo posts nowhere, so it asks no Mastodon server for its limits (the example's server
+    is a real one on the internet): it keeps Mastodon's defaults in the table, freshly read as far
+    as the poll can tell, so the poll composes with them and requests nothing."""
+    from hookline.compose.measure import MASTODON_CHARACTERS, MASTODON_URL_WEIGHT
+    from hookline.poll.instance import CONTROL
+
+    account = services.config.accounts.mastodon
+    if account is None:
+        return
+    services.store.put_control(
+        CONTROL,
+        {
+            "server": account.base_url,
+            "max_characters": MASTODON_CHARACTERS,
+            "url_weight": MASTODON_URL_WEIGHT,
+            "read_at": services.clock().isoformat(),
+        },
+    )
+
+
 class LocalInvoker:
     """hookline.invoke.FunctionInvoker's part locally: the event runs in a thread, as Lambda
     runs an asynchronous invocation while the caller has already answered."""
@@ -184,6 +205,7 @@ def run(
         while not stop.is_set():
             now = time.monotonic()
             if now >= next_poll:
+                keep_mastodon_defaults(services)
                 summary = poll(
                     poll_event, LambdaContext(function_name="PollFeedsFunction", timeout_seconds=120)
                 )

@@ -18,6 +18,7 @@ from html import unescape
 import pytest
 
 from hookline import weighted_length
+from hookline.compose.measure import bluesky_length, mastodon_length
 from local.dynamodb import free_port
 from tests.support.paths import ROOT
 
@@ -135,6 +136,13 @@ def test_the_demo_prints_a_review_link_that_approves_into_a_dry_run_post():
         for network, post in posts.items():
             assert f"utm_source={network}" in post
             assert "http://news.example.org:" in post
+        # Each within its own network's limit, as that network counts it
+        assert weighted_length(posts["x"]) <= 280
+        assert bluesky_length(posts["bluesky"]) <= 300 and len(posts["bluesky"].encode()) <= 3000
+        assert mastodon_length(posts["mastodon"]) <= 500
+        # And composing Mastodon's asked no server on the internet for its limits (the demo
+        # posts nowhere; the example's Mastodon server is a real one)
+        assert not [line for line in seen if "Mastodon limits not read" in line]
 
         # The review page, opened again, shows it published (the line is printed as the post is
         # made, its record a moment later)
