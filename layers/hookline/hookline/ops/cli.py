@@ -308,7 +308,7 @@ def cmd_rebaseline(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Check a deployed stack end to end (see hookline.ops.doctor); writes nothing anywhere."""
+    """Check a deployed stack end to end (see hookline.ops.doctor); posts nothing."""
     from hookline.ops.doctor import run
     from hookline.poll.fetch import Fetcher
 
@@ -317,7 +317,9 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     session = _session(args, None)
 
     def client(service: str) -> Any:
-        return session.client(service)
+        # The table holds the Bluesky session doctor reuses; the local stack's is DynamoDB Local.
+        endpoint = os.environ.get("HOOKLINE_DYNAMODB_ENDPOINT") if service == "dynamodb" else None
+        return session.client(service, endpoint_url=endpoint or None)
 
     return run(
         args.stack,

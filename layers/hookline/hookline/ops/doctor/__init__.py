@@ -8,12 +8,16 @@ local file says, and then checks what a person would otherwise find out the hard
 - the X credentials belong to the configured corporate account (and its profile
   links the organisation's homepage and names the person behind the account, as the
   organisation's guidance asks: a warning, not a failure);
+- the Bluesky and Mastodon credentials answer, through each network's publishing
+  adapter, and belong to the configured corporate accounts (one line per network);
 - SES can send to each approver (sender verified; in the sandbox, each approver too);
 - every configured feed answers and parses;
 - the schedules are enabled, and someone receives the alarms.
 
 Each check is one line: "ok", "warn" or "FAIL" and, when it is not ok, what to do.
-Only a FAIL makes the exit status non-zero. It changes nothing anywhere.
+Only a FAIL makes the exit status non-zero. It posts nothing and changes nothing, except
+that a Bluesky session it had to renew is kept where the publisher keeps it (so neither
+needs a new login: Bluesky limits them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from hookline.config import Config
 from hookline.ops.doctor.base import FAIL, OK, WARN, Check, ClientFactory, Stack, error_of, read_stack
 from hookline.ops.doctor.feeds import FeedChecks, websub_hub
 from hookline.ops.doctor.mail import MailChecks
+from hookline.ops.doctor.networks import NetworkChecks
 from hookline.ops.doctor.secret import SecretChecks, signing_key, x_credentials
 from hookline.ops.doctor.stack import StackChecks
 from hookline.ops.doctor.x import ProfileReader, XCheckFailed, XChecks, XMe, read_x_profile
@@ -49,7 +54,7 @@ __all__ = [
 ]
 
 
-class Doctor(StackChecks, SecretChecks, XChecks, MailChecks, FeedChecks):
+class Doctor(StackChecks, SecretChecks, XChecks, NetworkChecks, MailChecks, FeedChecks):
     def __init__(
         self,
         config: Config,
@@ -106,9 +111,11 @@ class Doctor(StackChecks, SecretChecks, XChecks, MailChecks, FeedChecks):
         elif envs:
             yield Check(FAIL, "secret link-signing key", "no function has HOOKLINE_SIGNING_SECRET: redeploy")
 
-        yield from self.check_other_networks(publish_env, bool(envs))
+        others: dict[str, tuple[str, str]] = {}
+        yield from self.check_other_networks(publish_env, bool(envs), others)
         if credentials:
             yield from self.check_x(credentials, x_secret or "")
+        yield from self.check_network_accounts(stack, publish_env, others)
         yield from self.check_email()
         yield from self.check_feeds()
         yield from self.check_schedules(stack)

@@ -56,15 +56,21 @@ class SecretChecks(DoctorBase):
             note += f"; last changed {changed.astimezone(UTC):%Y-%m-%d}"
         return Check(OK, label, f"{name} exists and is readable{note}"), value
 
-    def check_other_networks(self, publish_env: dict[str, str], deployed: bool) -> Iterator[Check]:
+    def check_other_networks(
+        self, publish_env: dict[str, str], deployed: bool, found: dict[str, tuple[str, str]]
+    ) -> Iterator[Check]:
         """One line per other configured network: the secret the stack names to the publisher
-        exists and holds its field (its account is checked by the publisher before it posts)."""
+        exists and holds its field; `found` gains (secret, credential) of each that does, for
+        the account check."""
         for network, env_name, parameter, what, key in OTHER_NETWORKS:
             if network not in self.config.networks:
                 continue
             secret_id = publish_env.get(env_name)
             if secret_id:
-                yield self.check_secret(secret_id, what, functools.partial(_json_field, key=key))[0]
+                check, value = self.check_secret(secret_id, what, functools.partial(_json_field, key=key))
+                yield check
+                if check.status == OK and value is not None:
+                    found[network] = (secret_id, str(json.loads(value)[key]))
             elif deployed:
                 yield Check(
                     FAIL,
