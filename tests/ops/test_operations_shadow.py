@@ -67,5 +67,32 @@ def test_in_shadow_mode_an_approved_draft_goes_all_the_way_but_only_the_log_sees
     # And nothing at all reached X: no account check, no post
     assert x_api.sent == []
     # And the log says exactly what would have been posted
-    would = [r for r in caplog.records if r.getMessage() == "shadow mode: would post"]
+    would = [r for r in caplog.records if r.__dict__.get("mode") == "shadow"]
+    assert [r.getMessage() for r in would] == [f"DRY-RUN POST: [x] {draft.text}"]
     assert [r.__dict__["text"] for r in would] == [draft.text]
+
+
+def test_in_shadow_mode_each_network_logs_its_dry_run_line_and_prints_nothing(caplog, capsys):
+    import logging
+    from datetime import UTC, datetime
+
+    from hookline.publish.networks.dryrun import DryRunNetwork
+    from hookline.publish.networks.port import Identity, Post
+
+    text = "River quality in the Fens\nour study https://www.example.org/news/river"
+    post = Post(
+        key="d-1:bluesky",
+        text=text,
+        link="https://www.example.org/news/river",
+        first_attempt_at=datetime(2026, 12, 3, 9, tzinfo=UTC),
+    )
+    with caplog.at_level(logging.INFO):
+        for name in ("bluesky", "mastodon"):
+            DryRunNetwork(name, Identity("id", "handle"), shadow=True).post(post)
+    would = [r for r in caplog.records if r.__dict__.get("mode") == "shadow"]
+    assert [r.getMessage() for r in would] == [
+        f"DRY-RUN POST: [{n}] River quality in the Fens our study https://www.example.org/news/river"
+        for n in ("bluesky", "mastodon")
+    ]
+    assert [r.__dict__["text"] for r in would] == [text, text]
+    assert capsys.readouterr().out == ""

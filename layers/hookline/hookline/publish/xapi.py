@@ -256,11 +256,12 @@ class DryRunPoster:
 
     def post(self, text: str) -> Posted:
         self.posted.append(text)
+        # The same line either way (the contract's), printed locally, logged in shadow mode.
+        line = "DRY-RUN POST: [x] " + text.replace("\n", " ")
         if self.shadow:
-            log.info("shadow mode: would post", extra={"text": text})
+            log.info(line, extra={"mode": "shadow", "network": "x", "text": text})
         else:
-            one_line = text.replace("\n", " ")
-            print(f"DRY-RUN POST: [x] {one_line}", file=sys.stdout, flush=True)
+            print(line, file=sys.stdout, flush=True)
         return Posted(post_id=None, url=None)
 
 

@@ -25,11 +25,12 @@ class DryRunNetwork:
 
     def post(self, post: Post) -> Posted:
         self.posted.append(post.text)
+        # The same line either way (the contract's), printed locally, logged in shadow mode.
+        line = f"DRY-RUN POST: [{self.name}] " + post.text.replace("\n", " ")
         if self.shadow:
-            log.info("shadow mode: would post", extra={"network": self.name, "text": post.text})
+            log.info(line, extra={"mode": "shadow", "network": self.name, "text": post.text})
         else:
-            one_line = post.text.replace("\n", " ")
-            print(f"DRY-RUN POST: [{self.name}] {one_line}", file=sys.stdout, flush=True)
+            print(line, file=sys.stdout, flush=True)
         return Posted(post_id=None, url=None)
 
     def lookup(self, post: Post) -> Posted | None:
