@@ -71,3 +71,20 @@ def test_each_stage_has_its_room() -> None:
     assert {"poll", "approval", "publish", "store", "ops"} <= rooms
     # the key-schema map, the one picture of the table, opens the store's facade
     assert "pk                    sk" in (PACKAGE / "store" / "__init__.py").read_text()
+
+
+STAGES = ("poll", "compose", "approval", "publish")
+
+
+def test_each_stage_takes_only_its_view_of_the_store() -> None:
+    # Given the modules of the stages that a handler runs
+    offenders = []
+    for stage in STAGES:
+        for path in sorted((PACKAGE / stage).rglob("*.py")):
+            # When their imports from the store are listed
+            for module, names in imports_of(path):
+                if module == "hookline.store" and "Store" in names:
+                    offenders.append(f"{path.relative_to(PACKAGE)} imports the whole facade")
+    # Then none takes the facade: each names its stage's view or the one aggregate it uses,
+    # so mypy holds it to the parts of the table it may touch
+    assert offenders == []

@@ -34,7 +34,7 @@ from hookline.publish.networks.port import (
 from hookline.publish.pacing import next_midnight, periods
 from hookline.publish.recovery import MAX_RETRIES, _attempts_json, _gave_up, _transition
 from hookline.publish.xapi import post_url
-from hookline.store import ItemTooLarge, StateConflict, Store
+from hookline.store import ItemTooLarge, PublishStore, StateConflict
 
 if TYPE_CHECKING:
     from hookline.poll.linkcheck import PageCheck
@@ -89,7 +89,7 @@ def _last_moment(draft: Draft, config: Config, now: datetime) -> dict[str, Any]:
 
 
 def _claim_failed(
-    store: Store, draft: Draft, attempt: Attempt, report: PublishReport, exc: Exception
+    store: PublishStore, draft: Draft, attempt: Attempt, report: PublishReport, exc: Exception
 ) -> Outcome:
     reason = f"not posted: the draft could not be saved before posting ({type(exc).__name__}: {exc})"[
         :MAX_REASON
@@ -148,7 +148,7 @@ def _claim_changes(
 
 
 def _claim(
-    store: Store, draft: Draft, attempt: Attempt, claim: dict[str, Any], report: PublishReport
+    store: PublishStore, draft: Draft, attempt: Attempt, claim: dict[str, Any], report: PublishReport
 ) -> Draft | Outcome:
     """The draft as this attempt holds it, or the outcome when the claim was not had."""
     try:
@@ -168,7 +168,7 @@ def _claim(
 
 
 def _attempt(
-    store: Store,
+    store: PublishStore,
     network: Network,
     config: Config,
     draft: Draft,
@@ -230,7 +230,7 @@ def _attempt(
 
 
 def _not_posted(
-    store: Store,
+    store: PublishStore,
     config: Config,
     claimed: Draft,
     attempt: Attempt,
@@ -290,7 +290,12 @@ def _not_posted(
 
 
 def _duplicate(
-    store: Store, config: Config, claimed: Draft, attempt: Attempt, report: PublishReport, exc: Duplicate
+    store: PublishStore,
+    config: Config,
+    claimed: Draft,
+    attempt: Attempt,
+    report: PublishReport,
+    exc: Duplicate,
 ) -> Outcome:
     """X's "duplicate content": proof an earlier ambiguous attempt posted, else a refusal."""
     if claimed.ambiguous_attempts:
@@ -319,7 +324,7 @@ def _duplicate(
 
 
 def _posted(
-    store: Store,
+    store: PublishStore,
     config: Config,
     claimed: Draft,
     attempt: Attempt,
@@ -360,7 +365,7 @@ def _posted(
     return Outcome.POSTED
 
 
-def _release_attempts(store: Store, config: Config, attempts: Iterable[Attempt]) -> None:
+def _release_attempts(store: PublishStore, config: Config, attempts: Iterable[Attempt]) -> None:
     price = cents(config.pacing.price_per_post_usd)
     for earlier in attempts:
         month, day = periods(config, earlier.started_at)
@@ -368,7 +373,7 @@ def _release_attempts(store: Store, config: Config, attempts: Iterable[Attempt])
 
 
 def _transient(
-    store: Store,
+    store: PublishStore,
     config: Config,
     claimed: Draft,
     attempt: Attempt,
@@ -414,7 +419,7 @@ def _transient(
 
 
 def _finish(
-    store: Store,
+    store: PublishStore,
     draft: Draft,
     attempt: Attempt,
     to: State,

@@ -46,7 +46,7 @@ from hookline.publish.networks.port import (
     guard,
 )
 from hookline.publish.recovery import MAX_RETRIES
-from hookline.store import DeliveryStore, StateConflict, Store
+from hookline.store import DeliveryStore, PublishStore, StateConflict
 
 log = logging.getLogger(__name__)
 # Every network keeps X's publishing policy: the same guard age, retries and backoff.
@@ -104,7 +104,7 @@ def _hold_name(network: str) -> str:
     return f"HOLD#{network}"
 
 
-def check_network(store: Store, network: Network, config: Config, now: datetime) -> None:
+def check_network(store: PublishStore, network: Network, config: Config, now: datetime) -> None:
     """The corporate-account guard for one network, before its first post and every few hours.
     A mismatch or refused credentials hold that network only, and say why."""
     expected, name = expected_account(config, network.name)
@@ -141,12 +141,12 @@ def check_network(store: Store, network: Network, config: Config, now: datetime)
     store.delete_control(_hold_name(network.name))
 
 
-def _hold(store: Store, network: str, reason: str, now: datetime) -> None:
+def _hold(store: PublishStore, network: str, reason: str, now: datetime) -> None:
     store.put_control(_hold_name(network), {"kind": "account", "reason": reason, "at": iso(now)})
 
 
 def publish_networks(
-    store: Store,
+    store: PublishStore,
     networks: Mapping[str, Network],
     config: Config,
     now: datetime,
@@ -174,7 +174,12 @@ def publish_networks(
 
 
 def _run_network(
-    store: Store, network: Network, config: Config, now: datetime, lease: timedelta, report: NetworkReport
+    store: PublishStore,
+    network: Network,
+    config: Config,
+    now: datetime,
+    lease: timedelta,
+    report: NetworkReport,
 ) -> None:
     due = []
     for draft_id in store.open_deliveries(network.name):
@@ -204,7 +209,7 @@ def _run_network(
             break
 
 
-def _take_over(store: Store, delivery: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+def _take_over(store: PublishStore, delivery: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     try:
         return store.move_delivery(
             delivery,
@@ -218,7 +223,7 @@ def _take_over(store: Store, delivery: dict[str, Any], now: datetime) -> dict[st
         return None
 
 
-def _stop(store: Store, delivery: dict[str, Any], now: datetime, draft: Draft | None) -> None:
+def _stop(store: PublishStore, delivery: dict[str, Any], now: datetime, draft: Draft | None) -> None:
     why = f"the draft was {draft.state.value.lower()}" if draft else "the draft is gone"
     with contextlib.suppress(StateConflict):
         store.move_delivery(
@@ -262,7 +267,7 @@ def record_key(delivery: dict[str, Any], now: datetime) -> str:
 
 
 def _attempt(
-    store: Store,
+    store: PublishStore,
     network: Network,
     config: Config,
     delivery: dict[str, Any],
@@ -314,7 +319,9 @@ def _attempt(
 Finish = Callable[..., bool]
 
 
-def _finisher(store: Store, network: str, claimed: dict[str, Any], attempt_id: str, now: datetime) -> Finish:
+def _finisher(
+    store: PublishStore, network: str, claimed: dict[str, Any], attempt_id: str, now: datetime
+) -> Finish:
     """Records an outcome only while this attempt still holds the delivery."""
     draft_id = str(claimed["draft_id"])
 
@@ -332,7 +339,7 @@ def _finisher(store: Store, network: str, claimed: dict[str, Any], attempt_id: s
 
 
 def _not_delivered(
-    store: Store,
+    store: PublishStore,
     network: str,
     claimed: dict[str, Any],
     now: datetime,

@@ -45,7 +45,7 @@ from hookline.publish.networks.x import as_network
 from hookline.publish.pacing import in_window, periods
 from hookline.publish.recovery import expire_due, recover_stale
 from hookline.publish.xapi import CONNECT_TIMEOUT, READ_TIMEOUT, Poster
-from hookline.store import PaceRefused, Store
+from hookline.store import PaceRefused, PublishStore
 
 if TYPE_CHECKING:
     from hookline.poll.linkcheck import PageCheck
@@ -129,7 +129,9 @@ def _is_due(draft: Draft | None, now: datetime) -> bool:
     )
 
 
-def _due(store: Store, config: Config, now: datetime, named: Collection[str] | None = None) -> list[Draft]:
+def _due(
+    store: PublishStore, config: Config, now: datetime, named: Collection[str] | None = None
+) -> list[Draft]:
     """Approved drafts in publishing order, as the (lagging) index lists them; each is read
     again, consistently, just before it is tried. `named` drafts (a run started by their
     approval) are read by key as well, since the index may not list them yet; drafts due before
@@ -146,7 +148,7 @@ def _due(store: Store, config: Config, now: datetime, named: Collection[str] | N
 
 
 def publish_due(
-    store: Store,
+    store: PublishStore,
     poster: Poster | Network,
     config: Config,
     now: datetime,
@@ -203,7 +205,7 @@ def publish_due(
     return report
 
 
-def _may_publish(store: Store, config: Config, now: datetime, report: PublishReport) -> bool:
+def _may_publish(store: PublishStore, config: Config, now: datetime, report: PublishReport) -> bool:
     """False while paused, without an X account, or under X's rate limit or usage cap (one that
     has run out is cleared)."""
     pause = store.pause_state()
@@ -222,7 +224,7 @@ def _may_publish(store: Store, config: Config, now: datetime, report: PublishRep
 
 
 def _post_due(
-    store: Store,
+    store: PublishStore,
     network: Network,
     config: Config,
     now: datetime,
