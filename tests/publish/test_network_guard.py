@@ -126,3 +126,36 @@ def test_a_network_that_is_only_paused_raises_no_account_alarm(lambda_env, x_api
         result = run(lambda_env)
     assert result["networks"]["mastodon"]["held"] == "paused"
     assert metrics_of(capsys.readouterr().out)["AccountCheckFailed"] == 0
+
+
+def test_x_held_for_another_account_does_not_hold_mastodon(lambda_env, x_api, mastodon_beside_x):
+    # Given X's tokens belong to another account, Mastodon's to the corporate one
+    x_api.user_id, x_api.username = "999999", "someone_else"
+    draft = approved(lambda_env.store(), "Report while X is held", at=NOW - timedelta(hours=1))
+
+    with time_machine.travel(NOW, tick=False):
+        result = run(lambda_env)
+
+    # Then X posted nothing and is held, and Mastodon posted the draft once
+    assert creates(x_api) == [] and "someone_else" in result["account_problem"]
+    assert len(mastodon_beside_x.creates()) == 1
+    assert lambda_env.store().delivery(draft.id, "mastodon")["delivery_state"] == "PUBLISHED"
+    assert lambda_env.store().get_draft(draft.id).state is State.APPROVED
+
+
+def test_mastodon_down_does_not_hold_or_repeat_x(lambda_env, x_api, mastodon_beside_x):
+    # Given Mastodon answers every post with a 503
+    server = mastodon_beside_x
+    server.script("/api/v1/statuses", *[(503, {"error": "Service Unavailable"})] * 5)
+    draft = approved(lambda_env.store(), "Report while Mastodon is down", at=NOW - timedelta(hours=1))
+
+    with time_machine.travel(NOW, tick=False):
+        first = run(lambda_env)
+    with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
+        run(lambda_env)
+
+    # Then X posted once, and only once over both runs, while Mastodon's delivery waits to retry
+    assert first["published"] == 1 and len(creates(x_api)) == 1
+    assert lambda_env.store().get_draft(draft.id).state is State.PUBLISHED
+    assert server.creates() and all(s.path == "/api/v1/statuses" for s in server.creates())
+    assert lambda_env.store().delivery(draft.id, "mastodon")["delivery_state"] == "APPROVED"
