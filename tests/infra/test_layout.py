@@ -88,3 +88,24 @@ def test_each_stage_takes_only_its_view_of_the_store() -> None:
     # Then none takes the facade: each names its stage's view or the one aggregate it uses,
     # so mypy holds it to the parts of the table it may touch
     assert offenders == []
+
+
+MODULE_LINES = 500
+FUNCTION_LINES = 80
+
+
+def test_no_module_or_function_outgrows_a_reader() -> None:
+    # Given every module of the package
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        # When its lines and its functions' lines are counted
+        if source.count("\n") > MODULE_LINES:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}: {lines} lines")
+    # Then a newcomer reads each in one sitting: no module over 500 lines, no function over 80
+    assert too_long == []
