@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,30 @@ def link_facets(text: str, link: str) -> list[dict[str, Any]]:
             "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}],
         }
     ]
+
+
+# A hashtag as X and Bluesky's apps read one: after a space or the start, not all digits. Only the
+# organisation's own tags are left in a post by then (compose neutralises feed text's, and the
+# final check refuses any other), so each one found is made a tag.
+_HASHTAG = re.compile(r"(?:^|(?<=\s))#(\w*[^\W\d_]\w*)")
+
+
+def hashtag_facets(text: str, link: str) -> list[dict[str, Any]]:
+    """Hashtags are only tags on Bluesky with a facet (`#tag`, the tag without its '#'), at
+    UTF-8 byte offsets like the link's; nothing inside the link is taken for one."""
+    where = text.rfind(link) if link else -1
+    facets = []
+    for m in _HASHTAG.finditer(text):
+        if where >= 0 and where <= m.start() < where + len(link):
+            continue
+        start = len(text[: m.start()].encode("utf-8"))
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(m.group(0).encode("utf-8"))},
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}],
+            }
+        )
+    return facets
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -296,7 +321,7 @@ class BlueskyNetwork:
             "text": post.text,
             "createdAt": created_at(post.first_attempt_at),
         }
-        facets = link_facets(post.text, post.link)
+        facets = link_facets(post.text, post.link) + hashtag_facets(post.text, post.link)
         if facets:
             record["facets"] = facets
         if post.lang:
