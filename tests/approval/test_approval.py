@@ -846,12 +846,13 @@ def test_a_deployment_without_x_still_opens_the_review_page(api):
     reset_handlers()
     draft = add_draft(api.store, NOW)
     page = api.review(draft)
-    # Then the page opens with Bluesky's post alone, nothing to pay, and no edit box for X
+    # Then the page opens with Bluesky's post alone, nothing to pay, and its edit box, none for X
     assert page["statusCode"] == 200
     assert "This will be posted on X" not in text_of(page)
     assert "This will be posted on Bluesky" in text_of(page)
     assert 'value="approve">Approve and post to Bluesky ($0.00)</button>' in page["body"]
-    assert "<textarea" not in page["body"]
+    assert page["body"].count("<textarea") == 1
+    assert 'name="hook_bluesky"' in page["body"] and 'name="hook"' not in page["body"]
 
 
 def test_the_queue_says_which_networks_each_post_goes_to(api):

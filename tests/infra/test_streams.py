@@ -47,8 +47,8 @@ def draft_records(records: list[dict], draft_id: str) -> list[dict]:
     return [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"] == f"DRAFT#{draft_id}"]
 
 
-def test_the_template_filters_the_draft_and_the_pause_changes():
-    assert len(PATTERNS) == 2
+def test_the_template_filters_the_draft_the_delivery_and_the_pause_changes():
+    assert len(PATTERNS) == 3
     assert all(p["eventName"] == ["MODIFY"] for p in PATTERNS)
 
 
@@ -77,6 +77,30 @@ def test_approving_and_retrying_match_and_nothing_else_a_draft_goes_through_does
 
     store.transition(failed, Move(State.APPROVED, actor="a", action="retry"))
     assert [r["eventName"] for r in records() if wanted(r, PATTERNS)] == ["MODIFY"]  # retry: due now
+
+
+def test_only_an_approvers_retry_of_one_networks_delivery_matches(streamed):
+    store, records = streamed
+    draft = add_draft(store, NOW)
+    store.create_delivery(draft.id, "mastodon", {"text": draft.text, "retries": 0}, now=NOW)
+    assert not any(wanted(r, PATTERNS) for r in records())  # opened at approval: the draft's change starts it
+
+    delivery = store.delivery(draft.id, "mastodon")
+    claimed = store.move_delivery(delivery, "PUBLISHING", now=NOW, changes={"attempt": {"id": "a1"}})
+    backoff = store.move_delivery(claimed, "APPROVED", now=NOW, changes={"not_before": "later"})
+    claimed = store.move_delivery(backoff, "PUBLISHING", now=NOW, changes={"attempt": {"id": "a2"}})
+    failed = store.move_delivery(claimed, "FAILED", now=NOW, changes={"failure": "refused"})
+    assert not any(wanted(r, PATTERNS) for r in records())  # the publisher's own moves
+
+    store.move_delivery(failed, "APPROVED", now=NOW, remove=["failure"])
+    kept = [r for r in records() if wanted(r, PATTERNS)]
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["sk"]["S"]) for r in kept] == [
+        ("MODIFY", "NETWORK#mastodon")
+    ]
+    # and the publisher it starts runs every network's due deliveries, naming no X draft
+    from functions.publish.app import due_now, from_stream
+
+    assert from_stream({"Records": kept}) and due_now({"Records": kept}) == []
 
 
 def test_rejecting_withdrawing_and_publishing_match_nothing(streamed):

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookline.approval.base import Page, readers
 from hookline.approval.change_link import LinkChange
-from hookline.approval.edits import check_edit, edited_text
+from hookline.approval.edits import check_edit, check_network_edit, edited_text, network_edit
 from hookline.approval.forms import first, left_out, reason
+from hookline.approval.network_retry import NetworkRetry
+from hookline.clock import iso
 from hookline.config import Approver
 from hookline.errors import BadRequest, Conflict, Forbidden, Invalid
 from hookline.models import Draft, State
 from hookline.store import Controls, Move, StateConflict
+
+if TYPE_CHECKING:
+    from hookline.approval.renditions import Parts
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +36,16 @@ ACTIONS: dict[str, tuple[tuple[State, ...], State]] = {
 }
 
 
-class Decisions(LinkChange):
+class Decisions(LinkChange, NetworkRetry):
     def decide(self, draft_id: str, form: Mapping[str, Any]) -> Page:
         action = first(form, "action")
         if action is None and first(form, "step") == "reject":
             return self._reject_step(draft_id, form)
         if action == "change-link":
             return self._change_link(draft_id, form)
+        network = (first(form, "network") or "x").strip().lower()
+        if action == "retry" and network != "x":
+            return self._retry_network(draft_id, form, network)
         if action not in ACTIONS:
             raise BadRequest(
                 "No decision was made: the form arrived without a button press. "
@@ -107,40 +115,77 @@ class Decisions(LinkChange):
         controls: Controls,
         changes: dict[str, Any],
     ) -> tuple[str | None, str] | Page:
-        """What an approval changes (into `changes`), and the edited post and the audit's label;
-        or the review page again, with what to fix, when the approver's edit cannot be posted."""
+        """What an approval changes (into `changes`), and X's edited post and the audit's label;
+        or the review page again, with what to fix, when an approver's edit cannot be posted."""
         changes["approved_at"] = changes["decided_at"]
         unticked = left_out(form, self.config.networks)
-        if unticked:
-            # Kept on the draft's renditions, where the deliveries are opened from.
-            networks = {name: dict(made) for name, made in draft.networks.items()}
-            for name in unticked:
-                networks.setdefault(name, {})["included"] = False
-            changes["networks"] = networks
-        edited, words = edited_text(draft, form)
-        if edited is None or " ".join(edited.split()) == " ".join(draft.text.split()):
-            return None, "approve"
+        # Kept on the draft's renditions, where the deliveries are opened from.
+        networks = {name: dict(made) for name, made in draft.networks.items()}
+        for name in unticked:
+            networks.setdefault(name, {})["included"] = False
+        typed = self._typed(draft, form, unticked)
+        text_after, label, edits = None, "approve", {}
         try:
-            if words is not None and not words.strip():
-                raise Invalid("The edited post is empty: write its words, or reject the draft.")
-            text_after, length = check_edit(self.config, draft, edited)
+            if "x" in typed:
+                edited, words = typed["x"]
+                if words is not None and not words.strip():
+                    raise Invalid("The edited post is empty: write its words, or reject the draft.")
+                text_after, length = check_edit(self.config, draft, edited)
+                if text_after == draft.text:
+                    text_after = None
+                else:
+                    changes.update(text=text_after, weighted_length=length)
+                    label = "edit and approve"
+            for name, (edited, words) in typed.items():
+                if name != "x":
+                    edits[name] = check_network_edit(self.config, draft, name, edited, words)
         except Invalid as exc:
-            # The approver's words stay in the box, with what to fix; nothing changes.
+            # The approver's words stay in their boxes, with what to fix; nothing changes.
             from hookline.approval.renditions import split_post
 
-            html = self._render_review(
-                draft,
-                token,
-                approver,
-                notice={"tone": "error", "text": str(exc)},
-                hooks={"x": words if words is not None else split_post(edited, draft.post_link)},
-                controls=controls,
-            )
+            hooks: dict[str, str | Parts] = {
+                name: words if words is not None else split_post(edited, self._link_of(draft, name))
+                for name, (edited, words) in typed.items()
+            }
+            notice = {"tone": "error", "text": str(exc)}
+            html = self._render_review(draft, token, approver, notice=notice, hooks=hooks, controls=controls)
             return Page(422, html)
-        if text_after == draft.text:
-            return None, "approve"
-        changes.update(text=text_after, weighted_length=length)
-        return text_after, "edit and approve"
+        for name, (text, length) in edits.items():
+            if text != (draft.networks.get(name) or {}).get("text"):
+                at = iso(changes["decided_at"])
+                networks.setdefault(name, {}).update(
+                    text=text, length=length, edited_by=approver.name, edited_at=at
+                )
+                label = "edit and approve"
+        if networks != draft.networks:
+            changes["networks"] = networks
+        return text_after, label
+
+    def _typed(
+        self, draft: Draft, form: Mapping[str, Any], unticked: list[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """Each network's post the approver changed (X's `hook`/`text`, another's `hook_<network>`/
+        `text_<network>`), with the words typed; a post left as it was, or a network left out,
+        is not in it."""
+        typed: dict[str, tuple[str, str | None]] = {}
+        for name in self.config.networks:
+            if name in unticked:
+                continue
+            if name == "x":
+                edited, words = edited_text(draft, form)
+                current = draft.text
+            else:
+                edited, words = network_edit(draft, name, form)
+                current = str((draft.networks.get(name) or {}).get("text") or draft.text)
+            if edited is not None and " ".join(edited.split()) != " ".join(current.split()):
+                typed[name] = (edited, words)
+        return typed
+
+    @staticmethod
+    def _link_of(draft: Draft, network: str) -> str:
+        if network == "x":
+            return draft.post_link
+        return str((draft.networks.get(network) or {}).get("link") or draft.post_link)
 
     def _open_deliveries(self, draft: Draft) -> None:
         """Each other network's delivery, as the draft is approved (the publisher opens any that

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hookline.approval.base import ApprovalsBase, Page, together
+from hookline.approval.deliveries import DeliveryView, delivery_view
 from hookline.approval.edits import MAX_LENGTH
 from hookline.approval.schedule import expected_publish_at
 from hookline.approval.views import render_html
@@ -88,9 +89,12 @@ class ReviewPages(ApprovalsBase):
         track: str | None = None,
         reject_step: bool = False,
         new_link: str | None = None,
+        deliveries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> str:
         audit = audit if audit is not None else self.store.audit(draft.id)
-        context = self._context(draft, token, viewer, controls, approved, audit=audit, hooks=hooks)
+        context = self._context(
+            draft, token, viewer, controls, approved, audit=audit, hooks=hooks, deliveries=deliveries
+        )
         return render_html(
             "review.html",
             **context,
@@ -111,6 +115,7 @@ class ReviewPages(ApprovalsBase):
         *,
         audit: Sequence[AuditEntry] = (),
         hooks: dict[str, str | Parts] | None = None,
+        deliveries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
         from hookline.approval.renditions import renditions
 
@@ -129,6 +134,7 @@ class ReviewPages(ApprovalsBase):
         if draft.state is State.PENDING and viewer is not None:
             approve_label = self._approve_label(draft, shown, now, controls, approved, over_cap=over_cap)
         return {
+            "deliveries": self._deliveries(draft, deliveries),
             "renditions": shown,
             "approve_label": approve_label,
             "account_note": self._account_note(controls),
@@ -150,6 +156,22 @@ class ReviewPages(ApprovalsBase):
             "now": now,
             "max_length": MAX_LENGTH,
         }
+
+    def _deliveries(
+        self, draft: Draft, stored: Mapping[str, Mapping[str, Any]] | None
+    ) -> dict[str, DeliveryView]:
+        """Each other network's delivery as the page says it, once the draft is decided (`stored`:
+        the deliveries, when the caller has them)."""
+        others = [n for n in self.config.networks if n != "x"]
+        if draft.state is State.PENDING or not others:
+            return {}
+        if stored is None:
+            stored, holds = together(
+                lambda: self.store.deliveries_of(draft.id), lambda: self.store.network_holds(others)
+            )
+        else:
+            holds = self.store.network_holds(others)
+        return {n: delivery_view(n, stored.get(n), holds.get(n), draft, self.tz) for n in others}
 
     def _approve_label(
         self,

@@ -69,12 +69,11 @@ class Rendition:
     length: int  # as the network counts `text`
     limit: int
     fixed_length: int  # what the fixed parts count, for the page's live counter
-    counting: str  # how the page's counter counts: "x-weighted" (twitter-text v3)
-    hook_field: str  # the form field that carries the edited words
+    counting: str  # how the page's counter counts: "x-weighted" (twitter-text v3), "graphemes"
+    hook_field: str  # the form field that carries the edited words: "hook", "hook_<network>"
     price_cents: int
     edited: str | None  # "Edited by NAME at TIME" when the words are not as composed
-    # Only X's words are edited on the page today; another network's post is shown as it will
-    # be sent, with its own count (an edit of X's words does not change it).
+    # Each network's words are edited apart (an edit of X's words does not change Bluesky's).
     editable: bool = True
 
     @property
@@ -154,13 +153,14 @@ def renditions(
         if network == "x":
             shown.append(x_rendition(config, draft, edited, hooks.get("x")))
         else:
-            shown.append(other_rendition(config, draft, network))
+            shown.append(other_rendition(config, draft, network, hooks.get(network)))
     return shown
 
 
-def other_rendition(config: Config, draft: Draft, network: str) -> Rendition:
+def other_rendition(config: Config, draft: Draft, network: str, hook: str | Parts | None = None) -> Rendition:
     """Bluesky's or Mastodon's post as composed for it (draft.networks), or, for a draft made
-    before it had one, the X text and link (what the delivery would then send)."""
+    before it had one, the X text and link (what the delivery would then send); with `hook`,
+    the words an approver typed in place of its own."""
     from hookline.approval.views import NETWORK_NAMES
     from hookline.compose.measure import (
         BLUESKY_GRAPHEMES,
@@ -170,29 +170,45 @@ def other_rendition(config: Config, draft: Draft, network: str) -> Rendition:
     )
 
     made = draft.networks.get(network) or {}
-    text = str(made.get("text") or draft.text)
+    stored = str(made.get("text") or draft.text)
     link = str(made.get("link") or draft.post_link)
+    parts = split_post(stored, link)
+    if isinstance(hook, Parts):
+        parts = hook
+    elif hook is not None:
+        parts = Parts(parts.head, hook, parts.tail)
+    text = parts.text
     accounts = config.accounts
     if network == "bluesky":
         handle = accounts.bluesky.bare_handle if accounts.bluesky else ""
-        length, limit = bluesky_length(text), int(made.get("limit") or BLUESKY_GRAPHEMES)
+        measure = bluesky_length
+        limit = int(made.get("limit") or BLUESKY_GRAPHEMES)
+        length = bluesky_length(text)
     else:
         handle = f"{accounts.mastodon.bare_acct}@{accounts.mastodon.server.host}" if accounts.mastodon else ""
-        length = int(made["length"]) if made.get("text") and made.get("length") else mastodon_length(text)
+        measure = mastodon_length
         limit = int(made.get("limit") or MASTODON_CHARACTERS)
+        composed = text == stored and made.get("text") and made.get("length")
+        length = int(made["length"]) if composed else mastodon_length(text)
+    edited = None
+    if made.get("edited_by"):
+        from hookline.approval.views import when
+        from hookline.clock import parse_iso
+
+        at = when(parse_iso(str(made["edited_at"])), config.organisation.tz) if made.get("edited_at") else ""
+        edited = f"Edited by {made['edited_by']}" + (f" at {at}" if at else "")
     return Rendition(
         network=network,
         name=NETWORK_NAMES.get(network, network.title()),
         handle=handle,
         text=text,
-        parts=split_post(text, link),
+        parts=parts,
         link=link,
         length=length,
         limit=limit,
-        fixed_length=0,
+        fixed_length=measure(parts.head + parts.tail),
         counting="graphemes",
-        hook_field="",
+        hook_field=f"hook_{network}",
         price_cents=0,
-        edited=None,
-        editable=False,
+        edited=edited,
     )

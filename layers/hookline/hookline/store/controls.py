@@ -65,6 +65,14 @@ class ControlStore(TableBase):
             account=items.get(("CONTROL", "ACCOUNT")),
         )
 
+    def network_holds(self, networks: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """CONTROL/HOLD#<network> of each network that has one (a wrong account or refused
+        credentials hold that network alone), in one BatchGetItem."""
+        keys = [("CONTROL", f"HOLD#{n}") for n in networks]
+        if not keys:
+            return {}
+        return {str(i["sk"]).removeprefix("HOLD#"): i for i in self._batch_get(keys, keys_only=False)}
+
     def set_pause(self, paused: bool, *, by: str, reason: str | None, now: datetime) -> Pause:
         self.client.put_item(
             TableName=self.table,

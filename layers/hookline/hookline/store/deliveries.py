@@ -90,10 +90,16 @@ class DeliveryStore(TableBase):
         changes: dict[str, Any] | None = None,
         remove: Iterable[str] = (),
         expect_attempt: str | None = None,
+        also: Iterable[dict[str, Any]] = (),
+        read_back: bool = True,
     ) -> dict[str, Any]:
         """One edge of a delivery's state machine, conditional on the state (and version, and for
         an attempt's outcome its attempt id) the caller read; StateConflict otherwise. Leaving
-        APPROVED/PUBLISHING for PUBLISHED or FAILED closes it (the DELIVERIES entry goes)."""
+        APPROVED/PUBLISHING for PUBLISHED or FAILED closes it (the DELIVERIES entry goes).
+
+        `also`: items put in the same write (an approver's retry puts its audit entry). Without
+        `read_back` the delivery is returned as written, not read again (the approvals function
+        reads by Query and BatchGetItem only)."""
         draft_id, network = str(delivery["draft_id"]), str(delivery["network"])
         sets = {
             "delivery_state": to,
@@ -126,7 +132,10 @@ class DeliveryStore(TableBase):
             }
         }
         index_key = self._key("DELIVERIES", f"{network}#{draft_id}")
-        items: list[Any] = [update]
+        items: list[Any] = [
+            update,
+            *({"Put": {"TableName": self.table, "Item": self._item(i)}} for i in also),
+        ]
         if to in ("PUBLISHED", "FAILED"):
             items.append({"Delete": {"TableName": self.table, "Key": index_key}})
         elif delivery["delivery_state"] in ("PUBLISHED", "FAILED"):
@@ -140,6 +149,8 @@ class DeliveryStore(TableBase):
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise StateConflict(None, []) from None
             raise
+        if not read_back:
+            return {k: v for k, v in {**delivery, **sets}.items() if k not in dropped}
         stored = self.delivery(draft_id, network)
         if stored is None:  # pragma: no cover - the update above just wrote it
             raise StoreError(f"the {network} delivery of {draft_id} vanished")
