@@ -248,12 +248,20 @@ def test_every_configured_network_shows_its_own_post_count_and_price(store, cloc
     # in graphemes (the wave is one), Mastodon counts the URL as 23
     sky_left = 300 - (len("Fens rivers report 🌊 ") + len(sky))
     toot_left = 500 - (len("Fens rivers report, for Mastodon ") + 23)
-    assert f"{sky_left} characters left</span> (as Bluesky counts, of 300)" in body
-    assert f"{toot_left} characters left</span> (as Mastodon counts, of 500)" in body
+    assert (
+        f'{sky_left} characters left</span> <span id="fixed-bluesky">(as Bluesky counts, of 300; '
+        "the whole link counts)" in body
+    )
+    assert (
+        f'{toot_left} characters left</span> <span id="fixed-mastodon">(as Mastodon counts, of 500; '
+        "the link counts 23)" in body
+    )
     # the accounts and the price: X's $0.20, the others nothing
     assert "<strong>@example-trust.bsky.social</strong> on Bluesky" in body
     assert "<strong>@exampletrust@mastodon.example</strong> on Mastodon" in body
     assert 'value="approve">Approve and post to X, Bluesky, Mastodon ($0.20)</button>' in body
-    # and only X's words are an edit box (an edit there does not change the others)
-    assert body.count("<textarea") == 1
+    # and each network's words are an edit box of their own (an edit of X's does not change the others)
+    assert body.count("<textarea") == 3
+    for field in ("hook", "hook_bluesky", "hook_mastodon"):
+        assert f'name="{field}" data-hook' in body
     assert "an edit of the words for X does not change it" in body

@@ -84,7 +84,7 @@ def test_the_publish_function_hears_of_due_drafts_from_the_tables_stream():
     # never blocks the approvals behind it
     assert props["MaximumRetryAttempts"] == 0
     patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
-    assert len(patterns) == 2 and all(p["eventName"] == ["MODIFY"] for p in patterns)
+    assert len(patterns) == 3 and all(p["eventName"] == ["MODIFY"] for p in patterns)
     # the other functions are not wired to the stream
     for logical in ("PollFeedsFunction", "ApprovalsFunction"):
         assert all(e["Type"] != "DynamoDB" for e in RESOURCES[logical]["Properties"]["Events"].values())
