@@ -243,7 +243,9 @@ def check(
             if not delivery or not delivery.get("failure"):
                 found.lost.append(f"{draft.id} FAILED on {name} without saying why")
             elif on_server:
-                found.notes[f"deliveries FAILED though {name} has the post (the reason says so)"] += 1
+                found.state_changes.append(
+                    f"{draft.id} FAILED on {name} though the server has it: {delivery['failure']}"
+                )
             else:
                 found.notes[f"deliveries {name} refused (FAILED with its reason, Retry offered)"] += 1
         else:

@@ -43,6 +43,7 @@ from hookline.publish.networks.port import (
     RateLimited,
     Refused,
     Unauthorized,
+    look_first,
 )
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ class BlueskyNetwork:
         )
         if answer.status == 400 and answer.json().get("error") == "InvalidSwap":
             # A record is already at this delivery's key: an earlier attempt made it.
-            found = self.lookup(post)
+            found = look_first(self, post)
             if found:
                 return found
         _raise_for(answer, writing=True)

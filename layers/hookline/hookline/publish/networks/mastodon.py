@@ -33,6 +33,7 @@ from hookline.publish.networks.port import (
     RateLimited,
     Refused,
     Unauthorized,
+    look_first,
 )
 
 NAME = "mastodon"
@@ -141,7 +142,7 @@ class MastodonNetwork:
     def post(self, post: Post) -> Posted:
         if post.after_ambiguous and self.clock() - post.first_attempt_at >= KEY_LIFETIME:
             # The server may have forgotten the key: a repeat could be a second status.
-            found = self.lookup(post)
+            found = look_first(self, post)
             if found:
                 return found
         form = {"status": post.text, "visibility": self.account.visibility}

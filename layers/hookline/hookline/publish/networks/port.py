@@ -149,3 +149,17 @@ def guard(network: Network, expected_id: str, expected_name: str) -> Identity:
             me,
         )
     return me
+
+
+def look_first(network: Network, post: Post) -> Posted | None:
+    """`lookup` on the way to a post. Failing to look is not the post refused: nothing was sent
+    this attempt, so the delivery waits for its next try (NotSent) instead of being FAILED while
+    the network may well have it. Refused credentials and limits keep their meaning."""
+    try:
+        return network.lookup(post)
+    except (Unauthorized, RateLimited, UsageCapped):
+        raise
+    except NetworkError as exc:
+        raise NotSent(
+            f"could not look for an earlier attempt's post on {network.name}: {exc}", exc.status
+        ) from None
