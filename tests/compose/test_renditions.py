@@ -155,3 +155,125 @@ def test_the_corpus_gives_no_rendition_over_its_limit_and_none_without_its_link(
         assert line["text"] == line["networks"]["x"]["text"]
         assert line["weighted_length"] == weighted_length(line["text"])
         assert line["networks"]["bluesky"]["length"] == bluesky_length(line["networks"]["bluesky"]["text"])
+
+
+def config_with_compose(compose: dict[str, Any]) -> Any:
+    from hookline.config import parse_config
+
+    data = make_config(feeds=[OWN_FEED], organisation={"own_domains": ["example.org"]}).model_dump(
+        mode="json", exclude_unset=True
+    )
+    data["accounts"] = ACCOUNTS
+    data["compose"] = {**data.get("compose", {}), **compose}
+    return parse_config(data)
+
+
+def test_a_bluesky_only_template_is_used_on_bluesky_and_the_shared_one_elsewhere():
+    # Given a Bluesky template for own publications and none for X or Mastodon
+    cfg = config_with_compose(
+        {"networks": {"bluesky": {"templates": {"own_publication": "New from {org}: {hook} {link}"}}}}
+    )
+    plain = config()
+
+    made = renditions(entry("River quality report published"), cfg.feeds[0], cfg, NOW)
+    before = renditions(entry("River quality report published"), plain.feeds[0], plain, NOW)
+
+    # Then Bluesky's post follows its own template
+    org = cfg.organisation.name
+    assert made["bluesky"].text == f"New from {org}: River quality report published {made['bluesky'].link}"
+    # And X and Mastodon are exactly what they were without the override
+    assert made["x"].text == before["x"].text == f"River quality report published {made['x'].link}"
+    assert made["mastodon"].text == before["mastodon"].text
+
+
+def test_a_kind_the_network_does_not_override_uses_the_shared_template():
+    cfg = config_with_compose(
+        {
+            "templates": {"own_publication": "Read: {hook} {link}"},
+            "networks": {"mastodon": {"templates": {"own_event": "{hook} ({when}) {link}"}}},
+        }
+    )
+    made = renditions(entry("River quality report published"), cfg.feeds[0], cfg, NOW)
+    assert made["mastodon"].text == f"Read: River quality report published {made['mastodon'].link}"
+
+
+def test_hashtags_can_be_off_on_one_network_and_different_on_another():
+    # Given shared hashtags, none on Mastodon and Bluesky's own map
+    cfg = config_with_compose(
+        {
+            "hashtags": {"Research": "#research", "Water": "#water"},
+            "networks": {
+                "mastodon": {"max_hashtags": 0},
+                "bluesky": {"hashtags": {"Research": "#science"}},
+            },
+        }
+    )
+    item = Entry(
+        feed_id="news",
+        identity="r",
+        title="River quality report published",
+        link="https://www.example.org/news/river-quality",
+        categories=("Research", "Water"),
+    )
+
+    made = renditions(item, cfg.feeds[0], cfg, NOW)
+
+    assert made["x"].text == f"River quality report published {made['x'].link} #research #water"
+    assert made["bluesky"].text == f"River quality report published {made['bluesky'].link} #science"
+    assert made["mastodon"].text == f"River quality report published {made['mastodon'].link}"
+
+
+def test_a_typod_network_or_placeholder_in_a_networks_template_is_a_config_error_naming_the_path():
+    from hookline.config import ConfigError
+
+    with pytest.raises(ConfigError) as typo:
+        config_with_compose({"networks": {"blusky": {"max_hashtags": 0}}})
+    assert typo.value.problems == ["compose.networks: unknown network 'blusky' (use x, bluesky or mastodon)"]
+
+    with pytest.raises(ConfigError) as placeholder:
+        config_with_compose({"networks": {"bluesky": {"templates": {"own_event": "{hook} {wen} {link}"}}}})
+    [problem] = placeholder.value.problems
+    assert problem.startswith(
+        "compose.networks.bluesky.templates.own_event: unknown placeholder {wen} (known: "
+    )
+
+    with pytest.raises(ConfigError) as key:
+        config_with_compose({"networks": {"x": {"template": "{hook} {link}"}}})
+    assert key.value.problems == ["compose.networks.x.template: Extra inputs are not permitted"]
+
+
+def test_a_networks_own_words_pass_the_final_check_on_that_network():
+    # Given a Mastodon template that tags the organisation's own hashtag, and a map only Mastodon has
+    cfg = config_with_compose(
+        {
+            "networks": {
+                "mastodon": {
+                    "templates": {"own_publication": "{hook} #OpenData {link} {hashtags}"},
+                    "hashtags": {"Water": "#rivers"},
+                }
+            }
+        }
+    )
+    item = Entry(
+        feed_id="news",
+        identity="w",
+        title="Why #rivers matter to the Fens",
+        link="https://www.example.org/news/rivers",
+        categories=("Water",),
+    )
+
+    made = renditions(item, cfg.feeds[0], cfg, NOW)
+
+    # Then the template's tag is posted, and the feed's #rivers keeps its sign as the organisation's own
+    link = made["mastodon"].link
+    assert made["mastodon"].text == f"Why #rivers matter to the Fens #OpenData {link}"
+    assert made["x"].text == f"Why #rivers matter to the Fens {made['x'].link}"
+
+
+def test_a_bad_hashtag_in_a_networks_map_is_named_with_its_path():
+    from hookline.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config_with_compose({"networks": {"mastodon": {"hashtags": {"Water": "#2026"}}}})
+    [problem] = caught.value.problems
+    assert problem.startswith("compose.networks.mastodon.hashtags: hashtag '#2026' for category 'Water'")

@@ -233,14 +233,14 @@ def shorten(hook: str, fits: Callable[[str], bool], *, cut: bool = False) -> str
     return _best_prefix(ends if cut else ends[:-1], hook, fits)[0]
 
 
-def _hashtags(entry: Entry, config: Config, text: str) -> list[str]:
+def _hashtags(entry: Entry, config: Config, text: str, network: str) -> list[str]:
     tags: list[str] = []
     present = {t.casefold() for t in re.findall(r"#\w+", text)}
     for category in entry.categories:
-        tag = config.compose.hashtag_for(category)
+        tag = config.compose.hashtag_for(category, network)
         if tag and tag.casefold() not in present and tag not in tags:
             tags.append(tag)
-    return tags[: config.compose.max_hashtags]
+    return tags[: config.compose.max_hashtags_for(network)]
 
 
 def _with_tags(template: str, fields: dict[str, str], hook: str, when: str, tags: list[str]) -> str:
@@ -292,7 +292,9 @@ def compose(
     rule = rule or x_rule(config)
     measure = rule.measure
     link = post_link(entry.link, feed, config, kind, rule.utm_source)
-    chosen = template or feed.template or config.compose.templates.for_entry(kind, feed.source)
+    # A feed's own template says what its posts are on every network; a network's own
+    # templates only replace the shared ones.
+    chosen = template or feed.template or config.compose.template_for(rule.network, kind, feed.source)
     limit = rule.limit
     neutral = feed.neutralise_mentions
     fields = {
@@ -329,7 +331,7 @@ def compose(
             f"{measure(link)} of {limit})"
         )
     tags: list[str] = []
-    for tag in _hashtags(entry, config, text_for(text_hook, when)):
+    for tag in _hashtags(entry, config, text_for(text_hook, when), rule.network):
         if measure(_with_tags(chosen, fields, text_hook, widest_when, [*tags, tag])) <= limit:
             tags.append(tag)
     text = _with_tags(chosen, fields, text_hook, when, tags)

@@ -222,15 +222,7 @@ def allowed_entities(
     trusted with its own mentions (`neutralise_mentions: false`)."""
     if feed is not None and not feed.neutralise_mentions:
         return None
-    templates = config.compose.templates
-    words = [
-        templates.own_publication,
-        templates.partner_publication,
-        templates.own_event,
-        templates.partner_event,
-        config.organisation.name,
-        *config.compose.hashtags.values(),
-    ]
+    words = [*config.compose.all_templates, config.organisation.name, *config.compose.all_hashtags]
     if feed is not None:
         words += [feed.template or "", feed.partner or ""]
     if partner:
@@ -284,4 +276,4 @@ def final_check(text: str, *, link: str, allowed: frozenset[tuple[str, str]] | N
 
 def own_hashtags(config: Config) -> frozenset[str]:
     """The organisation's hashtags (compose.hashtags), casefolded and without the sign."""
-    return frozenset(tag.lstrip("#＃").casefold() for tag in config.compose.hashtags.values())
+    return frozenset(tag.lstrip("#＃").casefold() for tag in config.compose.all_hashtags)

@@ -95,6 +95,59 @@ class Templates(ConfigModel):
         return str(getattr(self, f"{source}_{kind}"))
 
 
+NETWORK_NAMES = ("x", "bluesky", "mastodon")
+
+
+def check_hashtags(value: dict[str, str]) -> dict[str, str]:
+    """category -> hashtag, each written with its '#' and one X (and Bluesky, Mastodon) reads as a tag."""
+    out = {}
+    for category, tag in value.items():
+        tag = tag.strip()
+        tag = tag if tag.startswith("#") else "#" + tag
+        if not _HASHTAG.match(tag):
+            raise ValueError(
+                f"hashtag {tag!r} for category {category!r} is not one X recognises "
+                "(letters, digits and _ after '#', with at least one letter)"
+            )
+        out[category] = tag
+    return out
+
+
+class NetworkTemplates(ConfigModel):
+    """A network's own templates; a kind left out uses the shared one (compose.templates)."""
+
+    own_publication: str | None = None
+    partner_publication: str | None = None
+    own_event: str | None = None
+    partner_event: str | None = None
+
+    @field_validator("own_publication", "partner_publication", "own_event", "partner_event")
+    @classmethod
+    def _valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)
+
+    @property
+    def written(self) -> list[str]:
+        return [
+            t
+            for t in (self.own_publication, self.partner_publication, self.own_event, self.partner_event)
+            if t
+        ]
+
+
+class NetworkCompose(ConfigModel):
+    """What one network does differently; anything left out is the shared setting."""
+
+    templates: NetworkTemplates = Field(default_factory=NetworkTemplates)
+    hashtags: dict[str, str] | None = Field(default=None, description="replaces compose.hashtags here")
+    max_hashtags: int | None = Field(default=None, ge=0, le=5, description="0: no hashtags on this network")
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else check_hashtags(value)
+
+
 class Utm(ConfigModel):
     """Campaign tags on the organisation's own links (never on partners' links).
 
@@ -151,21 +204,23 @@ class Compose(ConfigModel):
         default=True, description="say 'today'/'tomorrow' when the event is that close"
     )
     max_length: int = Field(default=280, ge=50, le=280)
+    # Per-network overrides (templates, hashtags); a network not named here uses the shared ones.
+    networks: dict[str, NetworkCompose] = Field(default_factory=dict)
 
     @field_validator("hashtags")
     @classmethod
     def _hashtags(cls, value: dict[str, str]) -> dict[str, str]:
-        out = {}
-        for category, tag in value.items():
-            tag = tag.strip()
-            tag = tag if tag.startswith("#") else "#" + tag
-            if not _HASHTAG.match(tag):
-                raise ValueError(
-                    f"hashtag {tag!r} for category {category!r} is not one X recognises "
-                    "(letters, digits and _ after '#', with at least one letter)"
-                )
-            out[category] = tag
-        return out
+        return check_hashtags(value)
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _known_networks(cls, value: object) -> object:
+        # Said here rather than as pydantic's key error: a typo'd network is named with the three choices.
+        if isinstance(value, dict):
+            unknown = sorted(str(k) for k in value if k not in NETWORK_NAMES)
+            if unknown:
+                raise ValueError(f"unknown network {unknown[0]!r} (use x, bluesky or mastodon)")
+        return value
 
     @field_validator("event_format", "date_format", "time_format")
     @classmethod
@@ -178,6 +233,35 @@ class Compose(ConfigModel):
             raise ValueError(f"not a strftime format: {exc}") from None
         return value
 
-    def hashtag_for(self, category: str) -> str | None:
+    def template_for(self, network: str, kind: Kind, source: Source) -> str:
+        own = self.networks.get(network)
+        written = getattr(own.templates, f"{source}_{kind}") if own else None
+        return str(written) if written else self.templates.for_entry(kind, source)
+
+    def hashtags_for(self, network: str) -> dict[str, str]:
+        own = self.networks.get(network)
+        return own.hashtags if own and own.hashtags is not None else self.hashtags
+
+    def max_hashtags_for(self, network: str) -> int:
+        own = self.networks.get(network)
+        return own.max_hashtags if own and own.max_hashtags is not None else self.max_hashtags
+
+    def hashtag_for(self, category: str, network: str = "x") -> str | None:
         wanted = category.strip().casefold()
-        return next((t for c, t in self.hashtags.items() if c.strip().casefold() == wanted), None)
+        tags = self.hashtags_for(network)
+        return next((t for c, t in tags.items() if c.strip().casefold() == wanted), None)
+
+    @property
+    def all_hashtags(self) -> list[str]:
+        """Every hashtag the organisation configured, on any network."""
+        return [
+            *self.hashtags.values(),
+            *(t for n in self.networks.values() for t in (n.hashtags or {}).values()),
+        ]
+
+    @property
+    def all_templates(self) -> list[str]:
+        """Every template the organisation wrote, shared or a network's own."""
+        t = self.templates
+        shared = [t.own_publication, t.partner_publication, t.own_event, t.partner_event]
+        return [*shared, *(w for n in self.networks.values() for w in n.templates.written)]
