@@ -272,6 +272,22 @@ def test_an_approver_edits_blueskys_words_and_only_that_post_changes(api):
     assert "Edited by Alex Morgan at" in text_of(api.review(stored))
 
 
+def test_the_whole_mastodon_post_is_accepted_in_text_mastodon_as_the_contract_names_it(api):
+    draft = add_draft(api.store, NOW)
+    edited = f"For Mastodon: the Fens rivers report {draft.post_link}"
+
+    page = api.decide(draft, "approve", text_mastodon=edited)
+
+    assert page["statusCode"] == 200
+    stored = api.store.get_draft(draft.id)
+    assert (stored.networks["mastodon"]["text"], stored.networks["mastodon"]["length"]) == (
+        edited,
+        len("For Mastodon: the Fens rivers report ") + 23,
+    )
+    assert api.store.delivery(draft.id, "mastodon")["text"] == edited
+    assert stored.text == draft.text and "bluesky" not in stored.networks
+
+
 @pytest.mark.parametrize(
     ("network", "words", "message"),
     [
