@@ -18,6 +18,7 @@ from hookline.store import Move, StateConflict
 from tests.conftest import NOW, base_config_data
 from tests.support.drafts import add_draft
 from tests.support.mastodon import ACCOUNT_ID, ACCT, SERVER, TOKEN, MastodonFake
+from tests.support.publishing import UNPACED
 
 BLUESKY_DID = "did:plc:abcdefghijklmnopqrstuvwx"
 
@@ -26,6 +27,7 @@ BLUESKY_DID = "did:plc:abcdefghijklmnopqrstuvwx"
 def config():
     data = base_config_data()
     data.pop("account")
+    data.update(UNPACED)  # these tests are not about pacing (tests/publish/test_network_pacing.py is)
     data["accounts"] = {
         "bluesky": {"handle": "news-desk.bsky.social", "did": BLUESKY_DID},
         "mastodon": {"server": SERVER, "account_id": ACCOUNT_ID, "acct": ACCT},

@@ -13,6 +13,10 @@ attempt (Mastodon's Idempotency-Key, Bluesky's TID record key with swapRecord nu
 attempt whose outcome was lost is retried as `after_ambiguous`, which makes the adapter look
 before it posts where its network needs that.
 
+Each network keeps its own pace: the shared `pacing` window, spacing and daily cap are applied
+to it alone (its own last post and day's count, reserved by a conditional write before it posts);
+the monthly spend cap is X's, since only X bills.
+
 X keeps its own delivery in the draft's state machine (publish.run, publish.attempt), as before.
 """
 
@@ -25,7 +29,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from hookline.clock import iso, parse_iso
 from hookline.config import Config
@@ -45,8 +49,9 @@ from hookline.publish.networks.port import (
     Unauthorized,
     guard,
 )
+from hookline.publish.pacing import in_window, periods
 from hookline.publish.recovery import MAX_RETRIES
-from hookline.store import DeliveryStore, PublishStore, StateConflict
+from hookline.store import DeliveryStore, PaceRefused, PublishStore, StateConflict
 
 log = logging.getLogger(__name__)
 # Every network keeps X's publishing policy: the same guard age, retries and backoff.
@@ -62,6 +67,12 @@ class NetworkReport:
     failed: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     held: str | None = None
+    waiting: str | None = None  # the ordinary reasons nothing (more) went out: window, spacing, cap
+
+
+class Tried(NamedTuple):
+    go_on: bool  # False: the network is not tried again this run
+    used_slot: bool  # the network posted, or may have: the pace reservation stands
 
 
 def expected_account(config: Config, network: str) -> tuple[str, str]:
@@ -203,9 +214,29 @@ def _run_network(
         due.append((delivery, draft))
     if not due:
         return
+    if not in_window(config, now):
+        report.waiting = "outside the publish window"
+        return
     check_network(store, network, config, now)
     for delivery, draft in due:
-        if not _attempt(store, network, config, delivery, draft, now, report):
+        # Each network keeps its own pace (window, spacing, daily cap), reserved by a conditional
+        # write before the post as X's is, and given back when nothing went out; no spend: only X bills.
+        _, day = periods(config, now)
+        try:
+            store.reserve_slot(
+                network=network.name,
+                now=now,
+                day=day,
+                daily_cap=config.pacing.daily_cap,
+                spacing=timedelta(minutes=config.pacing.min_spacing_minutes),
+            )
+        except PaceRefused as exc:
+            report.waiting = exc.reason
+            break
+        tried = _attempt(store, network, config, delivery, draft, now, report)
+        if not tried.used_slot:
+            store.release_slot(network=network.name, day=day, now=now)
+        if not tried.go_on:
             break
 
 
@@ -274,8 +305,8 @@ def _attempt(
     draft: Draft,
     now: datetime,
     report: NetworkReport,
-) -> bool:
-    """One try at one delivery; False when the network should not be tried again this run."""
+) -> Tried:
+    """One try at one delivery, and whether it used the pace reservation made for it."""
     attempt = {"id": uuid.uuid4().hex, "started_at": iso(now)}
     claim: dict[str, Any] = {"attempt": attempt}
     if not delivery.get("first_attempt_at"):
@@ -285,7 +316,7 @@ def _attempt(
     try:
         claimed = store.move_delivery(delivery, "PUBLISHING", now=now, changes=claim)
     except StateConflict:
-        return True
+        return Tried(go_on=True, used_slot=False)
     draft_id = str(claimed["draft_id"])
     finish = _finisher(store, network.name, claimed, attempt["id"], now)
 
@@ -301,19 +332,23 @@ def _attempt(
             "delivery refused before posting",
             extra={"draft_id": draft_id, "network": network.name, "reason": reason[:MAX_REASON]},
         )
-        return True
+        return Tried(go_on=True, used_slot=False)
 
     try:
         result = network.post(_post_of(claimed, config))
     except NetworkError as exc:
-        return _not_delivered(store, network.name, claimed, now, report, exc, finish)
+        # an answer that may hide a post keeps the slot; any other gives it back
+        used = isinstance(exc, Ambiguous)
+        return Tried(_not_delivered(store, network.name, claimed, now, report, exc, finish), used_slot=used)
     if finish(
         "PUBLISHED",
         {"published_at": iso(now), "post_id": result.post_id, "post_url": result.url, "retries": 0},
         remove=("attempt", "failure"),
     ):
         report.published.append(draft_id)
-    return True
+    # After an ambiguous attempt the network holds one post (its idempotency), for which that
+    # attempt's reservation stands: this one is given back.
+    return Tried(go_on=True, used_slot=not delivery.get("ambiguous"))
 
 
 Finish = Callable[..., bool]

@@ -16,9 +16,9 @@ One table holds everything (see template.yaml for its key schema):
   DRAFT#<id>            NETWORK#<network>      the draft's delivery to one network (Bluesky, Mastodon):
                                                its own state, attempt lease and outcome
   DELIVERIES            <network>#<draft id>   an open delivery (APPROVED or PUBLISHING), to list them
-  CONTROL               PAUSE | ACCOUNT | LAST_POST | HOLD | LIMIT
-  PACE#<yyyy-mm>        MONTH                  spend reserved this month (cents), posts
-  PACE#<yyyy-mm-dd>     DAY                    posts reserved today
+  CONTROL               PAUSE | ACCOUNT | LAST_POST | LAST_POST#<network> | HOLD | LIMIT
+  PACE#<yyyy-mm>        MONTH                  X's spend reserved this month (cents), posts
+  PACE#<yyyy-mm-dd>     DAY | DAY#<network>    posts reserved today on X | on another network
 
 Every state change is a conditional write: a draft moves only from the state
 the caller saw, and its audit entry is written in the same transaction.
