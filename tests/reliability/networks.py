@@ -36,6 +36,7 @@ from hookline.store import Store
 from tests.conftest import base_config_data
 from tests.reliability.system import Findings
 from tests.support.mastodon import ACCOUNT_ID, ACCT, SERVER, TOKEN, MastodonFake
+from tests.support.publishing import UNPACED
 
 HANDLE = "reliability.test"
 
@@ -163,6 +164,16 @@ _SERVER = threading.Lock()
 def config_for(network: str, pds: Any) -> Config:
     data = base_config_data()
     data.pop("account", None)
+    # The scenarios are about faults, not pacing: every run may post every due draft, at any hour
+    # the scenario's clock has reached.
+    data["pacing"] = {
+        **UNPACED["pacing"],
+        "window": {
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "start": "00:00",
+            "end": "23:59",
+        },
+    }
     if network == "bluesky":
         made = pds.account(HANDLE)
         data["accounts"] = {"bluesky": {"handle": HANDLE, "did": made.did, "service": pds.url}}
