@@ -42,10 +42,14 @@ STATE = ROOT / ".local"
 def demo_config(feed_url: str, base: Path) -> Path:
     """The project's config with one feed (the sample or FEED), posting allowed at any hour."""
     data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
-    # Every corporate network the example configures (X, Bluesky, Mastodon), all dry-run.
-    example = yaml.safe_load((base.parent / "hookline.example.yaml").read_text(encoding="utf-8"))
-    data.pop("account", None)
-    data["accounts"] = example["accounts"]
+    # A config that names its accounts keeps them; one that does not (the project's config, with
+    # its single X `account:`) gets every network the example configures, so the demo shows
+    # X, Bluesky and Mastodon. All of them dry-run. The example is the project's own, wherever
+    # the config given lives.
+    if "accounts" not in data:
+        example = yaml.safe_load((ROOT / "config" / "hookline.example.yaml").read_text(encoding="utf-8"))
+        data.pop("account", None)
+        data["accounts"] = example["accounts"]
     own_feed = next((f for f in data.get("feeds", []) if f.get("source", "own") == "own"), {})
     data["feeds"] = [
         {
