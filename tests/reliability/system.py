@@ -198,6 +198,20 @@ class Findings:
         return "\n".join(parts) or "nothing wrong"
 
 
+def killed_at_every_point(case: Any) -> tuple[Findings, list[str]]:
+    """Run `case(0)` untouched to number the kill points, then `case(at)` killed at each point in
+    turn; every case must fire at the point the clean run numbered. Returns what the killed
+    cases got wrong, and the points."""
+    clean, points, _ = case(0)
+    assert clean.clean, clean.summary()
+    total = Findings()
+    for at in range(1, len(points) + 1):
+        found, _, fired = case(at)
+        assert fired == points[at - 1], (at, fired, points[at - 1])
+        total.add(found, prefix=f"[killed {fired}] ")
+    return total, points
+
+
 def emails(aws: Any) -> Counter[tuple[str, str]]:
     """(approver, draft id) -> how many personal emails were sent."""
     sent: Counter[tuple[str, str]] = Counter()

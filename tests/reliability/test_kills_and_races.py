@@ -30,6 +30,7 @@ from tests.reliability.system import (
     check_poll,
     check_publish_run,
     check_published,
+    killed_at_every_point,
     poller,
     publish_run,
     reset_clock,
@@ -102,13 +103,7 @@ def test_a_poll_killed_at_any_point_loses_nothing_once_it_runs_again(
         return check_poll(system.store(), aws, feeds, web.base_url, system.clock.now), points, fired
 
     with wire.installed(monkeypatch, x_api):
-        clean, points, _ = case(0)
-        assert clean.clean, clean.summary()
-        total = Findings()
-        for at in range(1, len(points) + 1):
-            found, _, fired = case(at)
-            assert fired == points[at - 1], (at, fired, points[at - 1])
-            total.add(found, prefix=f"[killed {fired}] ")
+        total, points = killed_at_every_point(case)
 
     ledger.record(
         len(points),
@@ -162,13 +157,7 @@ def test_a_publish_run_killed_at_any_point_posts_each_draft_once_when_the_schedu
         return found, points, fired
 
     with wire.installed(monkeypatch, x_api):
-        clean, points, _ = case(0)
-        assert clean.clean, clean.summary()
-        total = Findings()
-        for at in range(1, len(points) + 1):
-            found, _, fired = case(at)
-            assert fired == points[at - 1], (at, fired, points[at - 1])
-            total.add(found, prefix=f"[killed {fired}] ")
+        total, points = killed_at_every_point(case)
 
     ledger.record(
         len(points),

@@ -24,7 +24,7 @@ from hookline.store import Store
 from tests.conftest import NOW
 from tests.reliability.faults import Killed, Tripwire
 from tests.reliability.networks import AMBIGUOUS, KINDS, Faulty, Server, check, config_for, run
-from tests.reliability.system import Findings, reset_clock
+from tests.reliability.system import Findings, killed_at_every_point, reset_clock
 from tests.reliability.test_kills_and_races import Skewed, together
 from tests.support.mastodon import MastodonFake
 from tests.support.publishing import approved
@@ -231,13 +231,7 @@ def test_a_publisher_killed_at_any_point_posts_each_draft_once_when_the_schedule
         return found, points, fired
 
     with wire.installed(monkeypatch, x_api):
-        clean, points, _ = case(0)
-        assert clean.clean, clean.summary()
-        total = Findings()
-        for at in range(1, len(points) + 1):
-            found, _, fired = case(at)
-            assert fired == points[at - 1], (at, fired, points[at - 1])
-            total.add(found, prefix=f"[killed {fired}] ")
+        total, points = killed_at_every_point(case)
     network_points = [p for p in points if f" {name} " in p]
     ledger.record(
         len(points),
